@@ -27,6 +27,9 @@
     1014: 'Bad Gateway', 1015: 'TLS Handshake Failure',
   };
   const BACKOFF_MIN = 500, BACKOFF_MAX = 10000;
+  // close codes that mean "this client did something wrong": reconnecting would only repeat it
+  const NO_RETRY_CODES = [1002, 1003, 1007, 1008, 1009, 1010];
+  let noRetryReason = '';
 
   let ws = null;            // current WebSocket
   let mode = 'chat';        // view/protocol of the current connection
@@ -142,7 +145,7 @@
     } else if (s === 'CLOSING') {
       el.detail.textContent = 'closing…';
     } else {
-      el.detail.textContent = userClosed ? '' : (el.reconnect.checked ? '' : 'not reconnecting (automatic reconnect is off)');
+      el.detail.textContent = noRetryReason || (userClosed ? '' : (el.reconnect.checked ? '' : 'not reconnecting (automatic reconnect is off)'));
     }
   }
 
@@ -198,6 +201,7 @@
       store.set('wsloop.name', name);
     }
     el.hint.textContent = '';
+    noRetryReason = '';
     myName = '';
     pending.clear();
     acks.clear();
@@ -240,7 +244,15 @@
       }
       setMembers([]);
       myName = '';
-      if (!userClosed && everOpened && el.reconnect.checked) scheduleRetry();
+      noRetryReason = '';
+      if (!userClosed && everOpened && el.reconnect.checked) {
+        if (NO_RETRY_CODES.includes(ev.code)) {
+          noRetryReason = 'not reconnecting: the server rejected what this page sent (' + ev.code + '), a retry would fail the same way';
+          userClosed = true;
+        } else {
+          scheduleRetry();
+        }
+      }
       render();
     };
     render();
