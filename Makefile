@@ -1,0 +1,36 @@
+# wsloop — `make run` to serve, `make test` to prove it works.
+CARGO ?= cargo
+ARGS ?=
+
+.PHONY: run build test unit lint autobahn autobahn-quick autobahn-update browser bench bench-smoke fuzz clean
+
+run:            ## serve on 127.0.0.1:8080 (extra flags: make run ARGS=--operator)
+	$(CARGO) build --release
+	./target/release/wsloop --port 8080 $(ARGS)
+
+build:
+	$(CARGO) build --release
+
+test: lint unit autobahn browser   ## everything that proves the server works
+
+lint:
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --all-targets --quiet -- -D warnings
+
+unit:           ## parser unit tests and socket integration tests
+	$(CARGO) test --release
+
+autobahn:       ## RFC 6455 conformance (Autobahn TestSuite) vs tests/autobahn/expected.json
+	tests/autobahn/conformance
+
+autobahn-quick:
+	tests/autobahn/conformance --quick
+
+autobahn-update: ## re-record the baseline, then commit tests/autobahn/expected.json
+	tests/autobahn/conformance --update
+
+browser: build  ## the web page in headless Chromium
+	tests/browser/run.sh
+
+clean:
+	$(CARGO) clean

@@ -1,0 +1,209 @@
+//! Every setting, its flag and its default. Parsed by hand from `argv`: the
+//! server has no dependency for that, and a bad flag is one line of error.
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Where to listen. 127.0.0.1 by default: exposing the server is a
+    /// deliberate choice (`--host 0.0.0.0`).
+    pub host: IpAddr,
+    pub port: u16,
+    /// The largest message accepted, in bytes (§10.4); over it: close 1009.
+    pub max_message: u64,
+    /// Messages on the chat routes go to the console (stdin/stdout).
+    pub operator: bool,
+    /// The random interval between two `/guest` pushes.
+    pub push_interval: (Duration, Duration),
+    /// Where `/upload` saves files.
+    pub uploads: PathBuf,
+    /// A connection must finish its upgrade request within this time.
+    pub handshake_timeout: Duration,
+    /// Silence after which the server pings; as long again without an
+    /// answer and the connection is dropped.
+    pub idle_timeout: Duration,
+    /// How long the server waits for the peer's close after sending its own.
+    pub close_timeout: Duration,
+    pub max_connections: usize,
+    /// Outbound bytes a connection may have queued before it is dropped.
+    pub max_backlog: usize,
+    /// When not empty, only upgrade requests with one of these `Origin`s.
+    pub allow_origins: Vec<String>,
+}
+
+impl Default for Config {
+    fn default() -> Config {
+        Config {
+            host: IpAddr::from([127, 0, 0, 1]),
+            port: 8080,
+            max_message: 16 << 20,
+            operator: false,
+            push_interval: (Duration::from_secs(3), Duration::from_secs(8)),
+            uploads: PathBuf::from("uploads"),
+            handshake_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(60),
+            close_timeout: Duration::from_secs(5),
+            max_connections: 10_000,
+            max_backlog: 8 << 20,
+            allow_origins: Vec::new(),
+        }
+    }
+}
+
+pub const USAGE: &str = "\
+wsloop — a WebSocket server (RFC 6455) in one poll loop
+
+usage: wsloop [options]
+
+  --host ADDR               address to listen on (default 127.0.0.1)
+  --port PORT               port to listen on, 0 = any free port (default 8080)
+  --max-message BYTES       largest message accepted; larger ones get close 1009
+                            (default 16777216 = 16 MiB)
+  --operator                messages on / and /chat go to this console; type replies
+  --push-interval MIN-MAX   /guest push interval in ms (default 3000-8000)
+  --uploads DIR             where /upload saves files (default ./uploads)
+  --handshake-timeout SECS  time to send the upgrade request (default 10)
+  --idle-timeout SECS       silence before a ping; as long again and the client is
+                            dropped (default 60)
+  --close-timeout SECS      wait for the client's close reply (default 5)
+  --max-connections N       more get 503 (default 10000)
+  --max-backlog BYTES       unsent bytes a client may fall behind before it is dropped
+                            (default 8388608 = 8 MiB)
+  --allow-origin URL        accept only upgrades from this Origin (repeatable);
+                            others get 403 (default: any origin)
+  -h, --help                this text
+
+Logging: RUST_LOG=info (default), debug (handshakes), trace (every frame).
+";
+
+/// What the command line asks for.
+#[derive(Debug)]
+pub enum Command {
+    Run(Box<Config>),
+    Help,
+}
+
+/// Parses the arguments after the program name. `Err` is a one-line message.
+pub fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Command, String> {
+    let mut config = Config::default();
+    let mut args = args.into_iter();
+    while let Some(arg) = args.next() {
+        let (flag, inline) = match arg.split_once('=') {
+            Some((f, v)) if f.starts_with("--") => (f.to_string(), Some(v.to_string())),
+            _ => (arg.clone(), None),
+        };
+        let mut value = || -> Result<String, String> {
+            inline
+                .clone()
+                .or_else(|| args.next())
+                .ok_or_else(|| format!("{flag} needs a value"))
+        };
+        match flag.as_str() {
+            "-h" | "--help" => return Ok(Command::Help),
+            "--operator" => config.operator = true,
+            "--host" => {
+                let v = value()?;
+                config.host = v.parse().map_err(|_| format!("--host: not an IP address: {v}"))?;
+            }
+            "--port" => config.port = number(&flag, &value()?)?,
+            "--max-message" => {
+                config.max_message = number(&flag, &value()?)?;
+                if config.max_message == 0 {
+                    return Err("--max-message must be at least 1".into());
+                }
+            }
+            "--push-interval" => config.push_interval = interval(&value()?)?,
+            "--uploads" => config.uploads = PathBuf::from(value()?),
+            "--handshake-timeout" => config.handshake_timeout = seconds(&flag, &value()?)?,
+            "--idle-timeout" => config.idle_timeout = seconds(&flag, &value()?)?,
+            "--close-timeout" => config.close_timeout = seconds(&flag, &value()?)?,
+            "--max-connections" => config.max_connections = number(&flag, &value()?)?,
+            "--max-backlog" => config.max_backlog = number(&flag, &value()?)?,
+            "--allow-origin" => config.allow_origins.push(value()?),
+            _ => return Err(format!("unknown option {arg} (see --help)")),
+        }
+    }
+    Ok(Command::Run(Box::new(config)))
+}
+
+fn number<T: std::str::FromStr>(flag: &str, v: &str) -> Result<T, String> {
+    v.replace('_', "")
+        .parse()
+        .map_err(|_| format!("{flag}: not a valid number: {v}"))
+}
+
+/// Seconds, fractions allowed (`0.5`), or with a unit: `500ms`, `10s`.
+fn seconds(flag: &str, v: &str) -> Result<Duration, String> {
+    let bad = || format!("{flag}: not a duration: {v} (say 10, 2.5 or 500ms)");
+    let (num, scale) = if let Some(ms) = v.strip_suffix("ms") {
+        (ms, 0.001)
+    } else {
+        (v.strip_suffix('s').unwrap_or(v), 1.0)
+    };
+    let n: f64 = num.parse().map_err(|_| bad())?;
+    if !n.is_finite() || n <= 0.0 || n * scale > 1e7 {
+        return Err(bad());
+    }
+    Ok(Duration::from_secs_f64(n * scale))
+}
+
+/// `MIN-MAX` in milliseconds.
+fn interval(v: &str) -> Result<(Duration, Duration), String> {
+    let bad = || format!("--push-interval: want MIN-MAX in ms, like 3000-8000: {v}");
+    let (lo, hi) = v.split_once('-').ok_or_else(bad)?;
+    let lo: u64 = lo.trim().parse().map_err(|_| bad())?;
+    let hi: u64 = hi.trim().parse().map_err(|_| bad())?;
+    if lo == 0 || lo > hi {
+        return Err(bad());
+    }
+    Ok((Duration::from_millis(lo), Duration::from_millis(hi)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<Config, String> {
+        match parse_args(args.iter().map(|s| s.to_string()))? {
+            Command::Run(c) => Ok(*c),
+            Command::Help => Err("help".into()),
+        }
+    }
+
+    #[test]
+    fn defaults_bind_loopback_8080() {
+        let c = parse(&[]).unwrap();
+        assert_eq!(c.host.to_string(), "127.0.0.1");
+        assert_eq!(c.port, 8080);
+        assert_eq!(c.max_message, 16 << 20);
+    }
+
+    #[test]
+    fn flags_with_space_or_equals() {
+        let c = parse(&["--port", "0", "--max-message=1024", "--push-interval", "100-200"]).unwrap();
+        assert_eq!(c.port, 0);
+        assert_eq!(c.max_message, 1024);
+        assert_eq!(c.push_interval.1, Duration::from_millis(200));
+        let c = parse(&["--close-timeout", "500ms", "--idle-timeout=2.5"]).unwrap();
+        assert_eq!(c.close_timeout, Duration::from_millis(500));
+        assert_eq!(c.idle_timeout, Duration::from_millis(2500));
+    }
+
+    #[test]
+    fn bad_flags_are_one_line_errors() {
+        for args in [
+            &["--port", "70000"][..],
+            &["--port"],
+            &["--nope"],
+            &["--host", "example.com"],
+            &["--push-interval", "9-3"],
+            &["--idle-timeout", "-1"],
+            &["--max-message", "0"],
+        ] {
+            let err = parse(args).unwrap_err();
+            assert!(!err.contains('\n'), "{err}");
+        }
+    }
+}

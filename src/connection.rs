@@ -1,0 +1,341 @@
+//! One client connection, without its socket: bytes in, bytes queued out.
+//!
+//! ```text
+//!  Handshaking ──101──▶ Open ──server sends close──▶ Closing
+//!       │                 │                              │
+//!   HTTP reply,      peer's close answered,       peer's close arrives,
+//!   refusal          or a protocol error          or --close-timeout
+//!       ▼                 ▼                              ▼
+//!                      Finishing: flush, shut down the write side,
+//!                      read and discard until the peer closes (§7.1.1)
+//! ```
+//!
+//! The server owns the socket and the loop; this file owns the RFC's rules
+//! about what to answer and when to stop.
+
+use std::net::SocketAddr;
+use std::time::Instant;
+
+use log::{debug, info, trace};
+
+use crate::error::{HandshakeError, ProtocolError, close_code};
+use crate::frame::{self, Opcode};
+use crate::handshake::{self, MAX_HEAD_LEN, Request};
+use crate::http;
+use crate::message::{Event, Flow, FrameReader};
+use crate::outqueue::OutQueue;
+use crate::routes::{self, Ctx, Route, RoutePath};
+use crate::timers::TimerKind;
+
+/// Where a connection is in its life (§4, §7).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    /// Reading the HTTP request head.
+    Handshaking,
+    /// WebSocket open: messages flow both ways.
+    Open,
+    /// The server sent a close frame and waits for the peer's (§7.1.2).
+    Closing,
+    /// Nothing more to say: flush what is queued, then close TCP.
+    Finishing,
+}
+
+impl Phase {
+    /// Does input still mean anything? (In `Finishing` it is discarded.)
+    pub fn reads_frames(self) -> bool {
+        matches!(self, Phase::Open | Phase::Closing)
+    }
+}
+
+pub struct Connection {
+    /// A number never reused, for logs and the operator console (`#3`).
+    pub id: u64,
+    pub peer: SocketAddr,
+    pub phase: Phase,
+    /// Set when the upgrade succeeds.
+    pub route: Route,
+    /// Parse state carried between reads; boxed and created only when a
+    /// read ends inside a frame, so an idle connection carries none.
+    reader: Option<Box<FrameReader>>,
+    /// The request head while it arrives in pieces.
+    head: Vec<u8>,
+    pub out: OutQueue,
+    /// The deadline of the current phase (handshake, close reply, linger).
+    pub deadline: Option<Instant>,
+    pub connected_at: Instant,
+    /// Last time any byte arrived (liveness for the idle ping).
+    pub last_read: Instant,
+    /// When the idle ping went out, if one is unanswered.
+    pub ping_sent: Option<Instant>,
+    /// Set by the server once it shut down the write side.
+    pub write_shut: bool,
+    /// The close code that ended the connection, for the log line.
+    pub close_code: Option<u16>,
+    /// Queued in the server's list of connections to flush.
+    pub dirty: bool,
+}
+
+impl Connection {
+    pub fn new(id: u64, peer: SocketAddr, now: Instant) -> Connection {
+        Connection {
+            id,
+            peer,
+            phase: Phase::Handshaking,
+            route: Route::None,
+            reader: None,
+            head: Vec::new(),
+            out: OutQueue::default(),
+            deadline: None,
+            connected_at: now,
+            last_read: now,
+            ping_sent: None,
+            write_shut: false,
+            close_code: None,
+            dirty: false,
+        }
+    }
+
+    /// Handles the bytes of one read. `key` is this connection's slab key.
+    pub fn on_bytes(&mut self, key: usize, data: &mut [u8], ctx: &mut Ctx) {
+        self.last_read = ctx.now;
+        match self.phase {
+            Phase::Handshaking => self.on_handshake_bytes(key, data, ctx),
+            Phase::Open | Phase::Closing => self.on_frame_bytes(key, data, ctx),
+            Phase::Finishing => {}
+        }
+    }
+
+    /// Collects the request head (it may come a byte at a time, or glued to
+    /// the first frame) and answers it once complete.
+    fn on_handshake_bytes(&mut self, key: usize, data: &mut [u8], ctx: &mut Ctx) {
+        if self.head.is_empty() {
+            // The usual case: the whole head in one read, parsed in place.
+            if let Some(end) = handshake::find_head_end(data, 0) {
+                let (head, rest) = data.split_at_mut(end);
+                self.on_request_head(key, head, ctx);
+                if !rest.is_empty() && self.phase.reads_frames() {
+                    self.on_frame_bytes(key, rest, ctx);
+                }
+                return;
+            }
+        }
+        let searched = self.head.len();
+        self.head.extend_from_slice(data);
+        match handshake::find_head_end(&self.head, searched) {
+            Some(end) => {
+                let mut head = std::mem::take(&mut self.head);
+                let mut rest = head.split_off(end);
+                self.on_request_head(key, &head, ctx);
+                if !rest.is_empty() && self.phase.reads_frames() {
+                    self.on_frame_bytes(key, &mut rest, ctx);
+                }
+            }
+            None if self.head.len() > MAX_HEAD_LEN => {
+                self.head = Vec::new();
+                self.refuse(key, &HandshakeError::HeadTooLarge, ctx);
+            }
+            None => {}
+        }
+    }
+
+    /// Answers a complete request head: the page, a refusal, or `101`.
+    fn on_request_head(&mut self, key: usize, head: &[u8], ctx: &mut Ctx) {
+        if head.len() > MAX_HEAD_LEN {
+            return self.refuse(key, &HandshakeError::HeadTooLarge, ctx);
+        }
+        let req = match Request::parse(head) {
+            Ok(req) => req,
+            Err(e) => return self.refuse(key, &e, ctx),
+        };
+        if !req.wants_upgrade() {
+            return self.serve_http(key, &req, ctx);
+        }
+        match self.upgrade(key, &req, head, ctx) {
+            Ok(()) => {}
+            Err(e) => self.refuse(key, &e, ctx),
+        }
+    }
+
+    /// A plain GET: the web page and its assets (issue: never a path built
+    /// from the request — only the fixed list in `http`).
+    fn serve_http(&mut self, key: usize, req: &Request, ctx: &mut Ctx) {
+        if req.method != "GET" && req.method != "HEAD" {
+            return self.refuse(key, &HandshakeError::MethodNotAllowed, ctx);
+        }
+        let status = http::write_static(&mut self.out, req.path(), req.method == "HEAD");
+        info!("#{} {} {} {} {}", self.id, self.peer, req.method, req.target, status);
+        self.finish(key, ctx);
+    }
+
+    fn upgrade(
+        &mut self,
+        key: usize,
+        req: &Request,
+        head: &[u8],
+        ctx: &mut Ctx,
+    ) -> Result<(), HandshakeError> {
+        let path = RoutePath::parse(req.path())?;
+        let upgrade = handshake::validate_upgrade(req)?;
+        if !ctx.config.allow_origins.is_empty() {
+            // §10.2: a browser always sends Origin; refusing unknown ones
+            // stops other sites from using a visitor's browser against us.
+            let allowed = upgrade
+                .origin
+                .is_some_and(|o| ctx.config.allow_origins.iter().any(|a| a == o));
+            if !allowed {
+                return Err(HandshakeError::ForbiddenOrigin);
+            }
+        }
+        let protocol = path.select_protocol(&upgrade.protocols);
+        if protocol.is_none() && !upgrade.protocols.is_empty() {
+            debug!(
+                "#{} offered subprotocols {:?}; none selected",
+                self.id, upgrade.protocols
+            );
+        }
+        let accept = handshake::accept_key(upgrade.key);
+        debug!(
+            "#{} handshake: {} {} key={} accept={}",
+            self.id, req.method, req.target, upgrade.key, accept
+        );
+        self.out.append(|buf| handshake::write_switching_protocols(buf, &accept, protocol));
+        self.phase = Phase::Open;
+        self.deadline = None;
+        info!("#{} connected from {} ({})", self.id, self.peer, req.path());
+        ctx.timers
+            .schedule(ctx.now + ctx.config.idle_timeout, TimerKind::Idle, key, self.id);
+        routes::on_open(self, key, path, protocol.is_some(), head, upgrade.key, ctx);
+        Ok(())
+    }
+
+    /// Answers a request that will not become a WebSocket, then closes.
+    pub fn refuse(&mut self, key: usize, err: &HandshakeError, ctx: &mut Ctx) {
+        info!("#{} {} refused: {}", self.id, self.peer, err);
+        handshake_error(&mut self.out, err);
+        self.finish(key, ctx);
+    }
+
+    fn on_frame_bytes(&mut self, key: usize, data: &mut [u8], ctx: &mut Ctx) {
+        let mut boxed = self.reader.take();
+        let mut local = FrameReader::default();
+        let reader = match boxed.as_deref_mut() {
+            Some(reader) => reader,
+            None => &mut local,
+        };
+        reader.observe_frames = matches!(self.route, Route::Inspect);
+        let max = ctx.config.max_message;
+        let result = reader.feed(data, max, &mut |event| self.on_event(key, event, ctx));
+        if boxed.is_none() && !local.is_idle() {
+            boxed = Some(Box::new(local));
+        }
+        self.reader = boxed;
+        if let Err(e) = result {
+            self.fail(key, &e, ctx);
+        }
+    }
+
+    fn on_event(&mut self, key: usize, event: Event<'_>, ctx: &mut Ctx) -> Flow {
+        match event {
+            Event::Frame { header, payload } => {
+                routes::inspect::on_frame(self, &header, payload);
+            }
+            Event::Message { opcode, payload } => {
+                trace!("#{} < {} {} bytes", self.id, opcode.name(), payload.len());
+                // §7.1.2: after sending a close, data is no longer processed.
+                if self.phase == Phase::Open {
+                    routes::on_message(self, key, opcode, payload, ctx);
+                }
+            }
+            Event::Ping(payload) => {
+                trace!("#{} < ping {} bytes", self.id, payload.len());
+                // §5.5.2: answer with a pong carrying the same payload.
+                if self.phase == Phase::Open {
+                    self.send(Opcode::Pong, payload);
+                }
+            }
+            Event::Pong(payload) => {
+                // §5.5.3: an unsolicited pong needs no answer.
+                trace!("#{} < pong {} bytes", self.id, payload.len());
+                self.ping_sent = None;
+            }
+            Event::Close { code, reason } => {
+                trace!("#{} < close {:?} {:?}", self.id, code, reason);
+                if self.phase == Phase::Open {
+                    // §5.5.1: answer with a close, echoing the status code.
+                    let reply = code.map_or(Vec::new(), |c| c.to_be_bytes().to_vec());
+                    self.send(Opcode::Close, &reply);
+                }
+                self.close_code = Some(code.unwrap_or(close_code::NO_STATUS));
+                self.finish(key, ctx);
+                return Flow::Stop;
+            }
+        }
+        if self.phase == Phase::Finishing {
+            Flow::Stop
+        } else {
+            Flow::Continue
+        }
+    }
+
+    /// Queues one FIN frame.
+    pub fn send(&mut self, opcode: Opcode, payload: &[u8]) {
+        trace!("#{} > {} {} bytes", self.id, opcode.name(), payload.len());
+        self.out.append(|buf| frame::encode_frame(buf, opcode, payload));
+    }
+
+    /// _Fail the WebSocket Connection_ (§7.1.7): send the close code and
+    /// stop, without waiting for the peer's reply.
+    pub fn fail(&mut self, key: usize, err: &ProtocolError, ctx: &mut Ctx) {
+        let code = err.close_code();
+        info!(
+            "#{} protocol error: {} → close {} ({})",
+            self.id,
+            err,
+            code,
+            close_code::meaning(code)
+        );
+        if self.phase.reads_frames() {
+            let reason = err.to_string();
+            self.out.append(|buf| frame::encode_close(buf, code, &reason));
+        }
+        self.close_code = Some(code);
+        self.finish(key, ctx);
+    }
+
+    /// Starts a normal close from the server side (kick, shutdown, idle):
+    /// send the close and wait, bounded by --close-timeout, for the reply.
+    pub fn start_close(&mut self, key: usize, code: u16, reason: &str, ctx: &mut Ctx) {
+        match self.phase {
+            Phase::Open => {
+                self.out.append(|buf| frame::encode_close(buf, code, reason));
+                self.phase = Phase::Closing;
+                self.close_code = Some(code);
+                self.set_deadline(key, ctx.now + ctx.config.close_timeout, ctx);
+            }
+            Phase::Handshaking => self.finish(key, ctx),
+            Phase::Closing | Phase::Finishing => {}
+        }
+    }
+
+    /// Nothing more will be sent: after the flush, the server shuts down the
+    /// write side and lingers a moment so the peer reads our last bytes
+    /// instead of a reset.
+    pub fn finish(&mut self, key: usize, ctx: &mut Ctx) {
+        if self.phase != Phase::Finishing {
+            self.phase = Phase::Finishing;
+            self.reader = None;
+            self.head = Vec::new();
+            // Bounds the flush and the linger together.
+            self.set_deadline(key, ctx.now + ctx.config.close_timeout, ctx);
+        }
+    }
+
+    pub fn set_deadline(&mut self, key: usize, at: Instant, ctx: &mut Ctx) {
+        self.deadline = Some(at);
+        ctx.timers.schedule(at, TimerKind::Phase, key, self.id);
+    }
+}
+
+fn handshake_error(out: &mut OutQueue, err: &HandshakeError) {
+    out.append(|buf| handshake::write_error_response(buf, err));
+}

@@ -1,0 +1,444 @@
+//! The base framing protocol (RFC 6455 §5.2), as pure functions over bytes.
+//!
+//! ```text
+//!  0                   1                   2                   3
+//!  0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1
+//! +-+-+-+-+-------+-+-------------+-------------------------------+
+//! |F|R|R|R| opcode|M| Payload len |    Extended payload length    |
+//! |I|S|S|S|  (4)  |A|     (7)     |             (16/64)           |
+//! |N|V|V|V|       |S|             |   (if payload len==126/127)   |
+//! | |1|2|3|       |K|             |                               |
+//! +-+-+-+-+-------+-+-------------+ - - - - - - - - - - - - - - - +
+//! |     Extended payload length continued, if payload len == 127  |
+//! + - - - - - - - - - - - - - - - +-------------------------------+
+//! |                               |Masking-key, if MASK set to 1  |
+//! +-------------------------------+-------------------------------+
+//! | Masking-key (continued)       |          Payload Data         |
+//! +-------------------------------- - - - - - - - - - - - - - - - +
+//! ```
+//!
+//! [`FrameHeader::parse`] reads one header and answers `Ok(None)` while the
+//! bytes are not all there yet; it never looks at the payload, so a payload
+//! can be streamed through [`unmask`] as it arrives.
+
+use crate::error::ProtocolError;
+
+/// The opcode, bits 4–7 of the first byte (§5.2, §11.8).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Opcode {
+    /// 0x0: continues the data message a previous frame started (§5.4).
+    Continuation,
+    /// 0x1: a data frame whose message is UTF-8 text (§5.6).
+    Text,
+    /// 0x2: a data frame whose message is arbitrary bytes (§5.6).
+    Binary,
+    /// 0x8: the closing handshake (§5.5.1).
+    Close,
+    /// 0x9: a keep-alive or liveness probe; the peer answers with a pong (§5.5.2).
+    Ping,
+    /// 0xA: the answer to a ping, or an unsolicited heartbeat (§5.5.3).
+    Pong,
+}
+
+impl Opcode {
+    /// Decodes the 4-bit opcode; 0x3–0x7 and 0xB–0xF are reserved (§5.2).
+    pub fn from_bits(bits: u8) -> Result<Opcode, ProtocolError> {
+        match bits {
+            0x0 => Ok(Opcode::Continuation),
+            0x1 => Ok(Opcode::Text),
+            0x2 => Ok(Opcode::Binary),
+            0x8 => Ok(Opcode::Close),
+            0x9 => Ok(Opcode::Ping),
+            0xA => Ok(Opcode::Pong),
+            other => Err(ProtocolError::ReservedOpcode(other)),
+        }
+    }
+
+    pub fn bits(self) -> u8 {
+        match self {
+            Opcode::Continuation => 0x0,
+            Opcode::Text => 0x1,
+            Opcode::Binary => 0x2,
+            Opcode::Close => 0x8,
+            Opcode::Ping => 0x9,
+            Opcode::Pong => 0xA,
+        }
+    }
+
+    /// Control frames have opcodes whose most significant bit is 1 (§5.5).
+    pub fn is_control(self) -> bool {
+        self.bits() & 0x8 != 0
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Opcode::Continuation => "continuation",
+            Opcode::Text => "text",
+            Opcode::Binary => "binary",
+            Opcode::Close => "close",
+            Opcode::Ping => "ping",
+            Opcode::Pong => "pong",
+        }
+    }
+}
+
+/// How the payload length was carried (§5.2 "Payload length").
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LengthEncoding {
+    /// 0–125 in the 7 bits of the second byte.
+    Bits7,
+    /// 126, then a 16-bit big-endian length.
+    Bits16,
+    /// 127, then a 64-bit big-endian length whose top bit must be 0.
+    Bits64,
+}
+
+impl LengthEncoding {
+    pub fn name(self) -> &'static str {
+        match self {
+            LengthEncoding::Bits7 => "7-bit",
+            LengthEncoding::Bits16 => "16-bit",
+            LengthEncoding::Bits64 => "64-bit",
+        }
+    }
+}
+
+/// A validated frame header, as sent by a client.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FrameHeader {
+    pub fin: bool,
+    /// RSV1..RSV3 as bits 0b100, 0b010, 0b001 (kept for the inspector; always 0
+    /// after validation because no extension is negotiated).
+    pub rsv: u8,
+    pub opcode: Opcode,
+    /// The 32-bit masking key (§5.3). Client frames always carry one.
+    pub mask: [u8; 4],
+    pub payload_len: u64,
+    pub length_encoding: LengthEncoding,
+    /// Bytes taken by the header itself: 2 + 0/2/8 + 4.
+    pub header_len: usize,
+}
+
+/// The longest header a client can send: 2 + 8 (64-bit length) + 4 (mask).
+pub const MAX_HEADER_LEN: usize = 14;
+
+/// The largest payload of a control frame (§5.5).
+pub const MAX_CONTROL_PAYLOAD: u64 = 125;
+
+impl FrameHeader {
+    /// Parses the header at the start of `buf`.
+    ///
+    /// `Ok(None)`: not enough bytes yet, nothing consumed. `Err`: the frame
+    /// breaks a MUST of §5 and the connection must be failed with the
+    /// error's close code.
+    pub fn parse(buf: &[u8]) -> Result<Option<FrameHeader>, ProtocolError> {
+        let (b0, b1) = match buf {
+            [b0, b1, ..] => (*b0, *b1),
+            _ => return Ok(None),
+        };
+        let fin = b0 & 0x80 != 0;
+        let rsv = (b0 >> 4) & 0x07;
+        // §5.2: RSV1-3 MUST be 0 unless an extension defining them was negotiated.
+        if rsv != 0 {
+            return Err(ProtocolError::ReservedBits(rsv));
+        }
+        let opcode = Opcode::from_bits(b0 & 0x0F)?;
+        // §5.1: the server MUST close the connection on an unmasked client frame.
+        if b1 & 0x80 == 0 {
+            return Err(ProtocolError::UnmaskedFrame);
+        }
+        let len7 = b1 & 0x7F;
+        let (length_encoding, len_bytes) = match len7 {
+            126 => (LengthEncoding::Bits16, 2),
+            127 => (LengthEncoding::Bits64, 8),
+            _ => (LengthEncoding::Bits7, 0),
+        };
+        let header_len = 2 + len_bytes + 4;
+        let Some(rest) = buf.get(2..header_len) else {
+            return Ok(None);
+        };
+        let (len_field, mask_field) = rest.split_at(len_bytes);
+        let payload_len = match length_encoding {
+            LengthEncoding::Bits7 => u64::from(len7),
+            LengthEncoding::Bits16 => u64::from(u16::from_be_bytes([len_field[0], len_field[1]])),
+            LengthEncoding::Bits64 => {
+                let mut be = [0u8; 8];
+                be.copy_from_slice(len_field);
+                let len = u64::from_be_bytes(be);
+                // §5.2: "the most significant bit MUST be 0".
+                if len >> 63 != 0 {
+                    return Err(ProtocolError::LengthTopBitSet);
+                }
+                len
+            }
+        };
+        if opcode.is_control() {
+            // §5.5: control frames MUST NOT be fragmented and MUST have a
+            // payload of 125 bytes or less.
+            if !fin {
+                return Err(ProtocolError::FragmentedControlFrame);
+            }
+            if payload_len > MAX_CONTROL_PAYLOAD {
+                return Err(ProtocolError::ControlFrameTooBig(payload_len));
+            }
+        }
+        let mut mask = [0u8; 4];
+        mask.copy_from_slice(mask_field);
+        Ok(Some(FrameHeader {
+            fin,
+            rsv,
+            opcode,
+            mask,
+            payload_len,
+            length_encoding,
+            header_len,
+        }))
+    }
+}
+
+/// Appends a server frame header to `out`: FIN set, never masked (§5.1:
+/// "A server MUST NOT mask any frames"), with the shortest length encoding.
+pub fn encode_header(out: &mut Vec<u8>, opcode: Opcode, payload_len: usize) {
+    let b0 = 0x80 | opcode.bits();
+    if payload_len < 126 {
+        out.extend_from_slice(&[b0, payload_len as u8]);
+    } else if payload_len <= usize::from(u16::MAX) {
+        let len = (payload_len as u16).to_be_bytes();
+        out.extend_from_slice(&[b0, 126, len[0], len[1]]);
+    } else {
+        out.push(b0);
+        out.push(127);
+        out.extend_from_slice(&(payload_len as u64).to_be_bytes());
+    }
+}
+
+/// Appends a whole unmasked server frame (FIN, one frame per message) to `out`.
+pub fn encode_frame(out: &mut Vec<u8>, opcode: Opcode, payload: &[u8]) {
+    out.reserve(payload.len() + 10);
+    encode_header(out, opcode, payload.len());
+    out.extend_from_slice(payload);
+}
+
+/// Appends a close frame: a 2-byte big-endian code and a UTF-8 reason (§5.5.1).
+/// The reason is cut at a character boundary so the payload stays ≤ 125 bytes.
+pub fn encode_close(out: &mut Vec<u8>, code: u16, reason: &str) {
+    let mut end = reason.len().min(123);
+    while !reason.is_char_boundary(end) {
+        end -= 1;
+    }
+    let reason = &reason.as_bytes()[..end];
+    encode_header(out, Opcode::Close, 2 + reason.len());
+    out.extend_from_slice(&code.to_be_bytes());
+    out.extend_from_slice(reason);
+}
+
+/// Unmasks `data` in place (§5.3: `octet i` XOR `key[i mod 4]`), where
+/// `offset` is how many payload bytes of this frame came before `data`,
+/// so a payload can be unmasked chunk by chunk as it arrives.
+///
+/// Returns true when every unmasked byte is ASCII: the UTF-8 check of a text
+/// payload then has nothing left to do (checked in the same pass, which is
+/// much cheaper than a second one over the bytes).
+pub fn unmask(data: &mut [u8], mask: [u8; 4], offset: u64) -> bool {
+    let shift = (offset % 4) as usize;
+    let key = [
+        mask[shift],
+        mask[(shift + 1) % 4],
+        mask[(shift + 2) % 4],
+        mask[(shift + 3) % 4],
+    ];
+    // A word at a time: the key repeated to 8 bytes lines up with every
+    // 8-byte chunk because 8 is a multiple of 4.
+    let key8 = u64::from_ne_bytes([
+        key[0], key[1], key[2], key[3], key[0], key[1], key[2], key[3],
+    ]);
+    let mut high_bits = 0u64;
+    let mut chunks = data.chunks_exact_mut(8);
+    for chunk in &mut chunks {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        let plain = u64::from_ne_bytes(word) ^ key8;
+        high_bits |= plain;
+        chunk.copy_from_slice(&plain.to_ne_bytes());
+    }
+    let mut tail_high = 0u8;
+    for (i, byte) in chunks.into_remainder().iter_mut().enumerate() {
+        *byte ^= key[i % 4];
+        tail_high |= *byte;
+    }
+    (high_bits & 0x8080_8080_8080_8080) == 0 && tail_high & 0x80 == 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn masked_frame(b0: u8, payload: &[u8], mask: [u8; 4]) -> Vec<u8> {
+        let mut out = vec![b0];
+        let len = payload.len();
+        if len < 126 {
+            out.push(0x80 | len as u8);
+        } else if len <= 0xFFFF {
+            out.push(0x80 | 126);
+            out.extend_from_slice(&(len as u16).to_be_bytes());
+        } else {
+            out.push(0x80 | 127);
+            out.extend_from_slice(&(len as u64).to_be_bytes());
+        }
+        out.extend_from_slice(&mask);
+        out.extend(payload.iter().enumerate().map(|(i, b)| b ^ mask[i % 4]));
+        out
+    }
+
+    #[test]
+    fn s5_7_single_frame_masked_text_hello() {
+        // The RFC's own example: 0x81 0x85 0x37 0xfa 0x21 0x3d 0x7f 0x9f 0x4d 0x51 0x58
+        let mut bytes = vec![
+            0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58,
+        ];
+        let h = FrameHeader::parse(&bytes).unwrap().unwrap();
+        assert!(h.fin);
+        assert_eq!(h.opcode, Opcode::Text);
+        assert_eq!(h.payload_len, 5);
+        assert_eq!(h.header_len, 6);
+        assert!(unmask(&mut bytes[6..], h.mask, 0));
+        assert_eq!(&bytes[6..], b"Hello");
+    }
+
+    #[test]
+    fn s5_2_header_needs_more_bytes_until_complete() {
+        let frame = masked_frame(0x82, &[7u8; 300], [1, 2, 3, 4]);
+        for cut in 0..8 {
+            assert_eq!(FrameHeader::parse(&frame[..cut]).unwrap(), None, "cut {cut}");
+        }
+        let h = FrameHeader::parse(&frame[..8]).unwrap().unwrap();
+        assert_eq!(h.payload_len, 300);
+        assert_eq!(h.length_encoding, LengthEncoding::Bits16);
+    }
+
+    #[test]
+    fn s5_2_lengths_7_16_64_bit() {
+        for (len, enc, hl) in [
+            (0usize, LengthEncoding::Bits7, 6),
+            (125, LengthEncoding::Bits7, 6),
+            (126, LengthEncoding::Bits16, 8),
+            (65535, LengthEncoding::Bits16, 8),
+            (65536, LengthEncoding::Bits64, 14),
+        ] {
+            let frame = masked_frame(0x82, &vec![0u8; len], [9, 9, 9, 9]);
+            let h = FrameHeader::parse(&frame).unwrap().unwrap();
+            assert_eq!(h.payload_len as usize, len);
+            assert_eq!(h.length_encoding, enc);
+            assert_eq!(h.header_len, hl);
+        }
+    }
+
+    #[test]
+    fn s5_2_64_bit_length_top_bit_must_be_zero() {
+        let mut frame = vec![0x82, 0x80 | 127];
+        frame.extend_from_slice(&(1u64 << 63).to_be_bytes());
+        frame.extend_from_slice(&[0; 4]);
+        assert_eq!(
+            FrameHeader::parse(&frame),
+            Err(ProtocolError::LengthTopBitSet)
+        );
+    }
+
+    #[test]
+    fn s5_1_client_frame_must_be_masked() {
+        assert_eq!(
+            FrameHeader::parse(&[0x81, 0x05, b'h', b'e', b'l', b'l', b'o']),
+            Err(ProtocolError::UnmaskedFrame)
+        );
+    }
+
+    #[test]
+    fn s5_2_rsv_bits_without_extension_fail() {
+        for b0 in [0xC1, 0xA1, 0x91] {
+            assert!(matches!(
+                FrameHeader::parse(&[b0, 0x80, 0, 0, 0, 0]),
+                Err(ProtocolError::ReservedBits(_))
+            ));
+        }
+    }
+
+    #[test]
+    fn s5_2_reserved_opcodes_fail() {
+        for op in [3u8, 4, 5, 6, 7, 0xB, 0xC, 0xD, 0xE, 0xF] {
+            assert_eq!(
+                FrameHeader::parse(&[0x80 | op, 0x80, 0, 0, 0, 0]),
+                Err(ProtocolError::ReservedOpcode(op))
+            );
+        }
+    }
+
+    #[test]
+    fn s5_5_control_frame_max_125_bytes() {
+        let ok = masked_frame(0x89, &[0u8; 125], [1, 2, 3, 4]);
+        assert!(FrameHeader::parse(&ok).unwrap().is_some());
+        let big = masked_frame(0x89, &[0u8; 126], [1, 2, 3, 4]);
+        assert_eq!(
+            FrameHeader::parse(&big),
+            Err(ProtocolError::ControlFrameTooBig(126))
+        );
+    }
+
+    #[test]
+    fn s5_5_control_frame_must_not_be_fragmented() {
+        assert_eq!(
+            FrameHeader::parse(&[0x09, 0x80, 0, 0, 0, 0]),
+            Err(ProtocolError::FragmentedControlFrame)
+        );
+    }
+
+    #[test]
+    fn s5_1_server_frames_are_unmasked_with_shortest_length() {
+        for (len, hl) in [(0usize, 2), (125, 2), (126, 4), (65535, 4), (65536, 10)] {
+            let mut out = Vec::new();
+            encode_frame(&mut out, Opcode::Binary, &vec![0xAB; len]);
+            assert_eq!(out[0], 0x82);
+            assert_eq!(out[1] & 0x80, 0, "server frames are never masked");
+            assert_eq!(out.len(), hl + len);
+        }
+    }
+
+    #[test]
+    fn s5_5_1_close_reason_is_cut_at_a_char_boundary() {
+        let mut out = Vec::new();
+        encode_close(&mut out, 1000, &"é".repeat(100));
+        assert_eq!(out[1] as usize, out.len() - 2);
+        assert!(out.len() - 2 <= 125);
+        assert!(std::str::from_utf8(&out[4..]).is_ok());
+    }
+
+    #[test]
+    fn s5_3_unmask_in_chunks_matches_whole() {
+        let mask = [0x11, 0x22, 0x33, 0x44];
+        let plain: Vec<u8> = (0..1000u32).map(|i| (i % 251) as u8).collect();
+        let masked: Vec<u8> = plain
+            .iter()
+            .enumerate()
+            .map(|(i, b)| b ^ mask[i % 4])
+            .collect();
+        for split in [1usize, 3, 7, 8, 13, 500] {
+            let mut data = masked.clone();
+            let mut offset = 0;
+            for chunk in data.chunks_mut(split) {
+                let n = chunk.len();
+                unmask(chunk, mask, offset);
+                offset += n as u64;
+            }
+            assert_eq!(data, plain, "split {split}");
+        }
+    }
+
+    #[test]
+    fn unmask_reports_non_ascii() {
+        let mut ascii = b"plain ascii text, long enough".to_vec();
+        assert!(unmask(&mut ascii, [0; 4], 0));
+        let mut utf8 = "caf\u{e9} and more bytes".as_bytes().to_vec();
+        assert!(!unmask(&mut utf8, [0; 4], 0));
+        let mut tail = b"12345678\xff".to_vec();
+        assert!(!unmask(&mut tail, [0; 4], 0));
+    }
+}

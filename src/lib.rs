@@ -1,0 +1,22 @@
+//! wsloop: a WebSocket server (RFC 6455) in one single-threaded mio poll
+//! loop, with the handshake and the frame codec written by hand.
+//!
+//! Read it top-down, in the order a connection meets it:
+//! [`handshake`] (§4) → [`frame`] (§5.2) → [`utf8`] and [`message`]
+//! (§5.4–§5.6, §8) → [`connection`] (the state machine, §7) →
+//! [`routes`] (what each path does) → [`server`] (the loop).
+
+pub mod clock;
+pub mod config;
+pub mod connection;
+pub mod error;
+pub mod frame;
+pub mod handshake;
+pub mod http;
+pub mod message;
+pub mod operator;
+pub mod outqueue;
+pub mod routes;
+pub mod server;
+pub mod timers;
+pub mod utf8;

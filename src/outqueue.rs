@@ -1,0 +1,173 @@
+//! The bytes a connection still has to write, in order.
+//!
+//! Replies to one client (an echo, a pong) are appended to an owned buffer;
+//! a room's broadcast is one shared allocation that every member's queue
+//! points to, so a message to 1,000 clients is encoded once and never copied
+//! per receiver. The server writes each queue once per poll iteration, with
+//! one vectored `write` for all its chunks.
+
+use std::collections::VecDeque;
+use std::io::{self, IoSlice, Write};
+use std::rc::Rc;
+
+/// One run of bytes in the queue.
+#[derive(Debug)]
+enum Chunk {
+    Owned(Vec<u8>),
+    Shared(Rc<[u8]>),
+}
+
+impl Chunk {
+    fn bytes(&self) -> &[u8] {
+        match self {
+            Chunk::Owned(v) => v,
+            Chunk::Shared(s) => s,
+        }
+    }
+}
+
+/// How a flush ended.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Flushed {
+    /// Everything was written.
+    All,
+    /// The socket is full; wait for it to become writable.
+    WouldBlock,
+}
+
+/// At most this many chunks go into one `writev` call.
+const MAX_IOV: usize = 64;
+
+#[derive(Debug, Default)]
+pub struct OutQueue {
+    chunks: VecDeque<Chunk>,
+    /// How much of the front chunk was already written.
+    head_written: usize,
+    /// Bytes queued and not yet written.
+    queued: usize,
+}
+
+impl OutQueue {
+    pub fn is_empty(&self) -> bool {
+        self.queued == 0
+    }
+
+    /// Bytes queued and not yet written (the backlog).
+    pub fn len(&self) -> usize {
+        self.queued
+    }
+
+    /// Lets `write` append bytes to the queue's owned tail buffer.
+    pub fn append(&mut self, write: impl FnOnce(&mut Vec<u8>)) {
+        if !matches!(self.chunks.back(), Some(Chunk::Owned(_))) {
+            self.chunks.push_back(Chunk::Owned(Vec::new()));
+        }
+        if let Some(Chunk::Owned(buf)) = self.chunks.back_mut() {
+            let before = buf.len();
+            write(buf);
+            self.queued += buf.len() - before;
+        }
+    }
+
+    /// Queues a shared buffer (a broadcast).
+    pub fn push_shared(&mut self, bytes: Rc<[u8]>) {
+        if bytes.is_empty() {
+            return;
+        }
+        self.queued += bytes.len();
+        self.chunks.push_back(Chunk::Shared(bytes));
+    }
+
+    /// Writes as much as the socket takes.
+    pub fn write_to(&mut self, out: &mut impl Write) -> io::Result<Flushed> {
+        while !self.chunks.is_empty() {
+            let mut slices = [IoSlice::new(&[]); MAX_IOV];
+            let mut n = 0;
+            for (i, chunk) in self.chunks.iter().take(MAX_IOV).enumerate() {
+                let bytes = chunk.bytes();
+                let bytes = if i == 0 {
+                    bytes.get(self.head_written..).unwrap_or(&[])
+                } else {
+                    bytes
+                };
+                slices[n] = IoSlice::new(bytes);
+                n += 1;
+            }
+            match out.write_vectored(&slices[..n]) {
+                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                Ok(written) => self.consume(written),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(Flushed::WouldBlock),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        // Give the memory back: an idle connection should cost nothing.
+        self.chunks = VecDeque::new();
+        Ok(Flushed::All)
+    }
+
+    /// Drops `written` bytes from the front of the queue.
+    fn consume(&mut self, mut written: usize) {
+        self.queued -= written.min(self.queued);
+        while written > 0 {
+            let Some(front) = self.chunks.front() else {
+                return;
+            };
+            let left = front.bytes().len() - self.head_written;
+            if written < left {
+                self.head_written += written;
+                return;
+            }
+            written -= left;
+            self.head_written = 0;
+            self.chunks.pop_front();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A writer that takes at most `cap` bytes per call, then blocks.
+    struct Trickle {
+        got: Vec<u8>,
+        cap: usize,
+        calls_left: usize,
+    }
+
+    impl Write for Trickle {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            if self.calls_left == 0 {
+                return Err(io::ErrorKind::WouldBlock.into());
+            }
+            self.calls_left -= 1;
+            let n = buf.len().min(self.cap);
+            self.got.extend_from_slice(&buf[..n]);
+            Ok(n)
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn partial_writes_keep_order_across_owned_and_shared_chunks() {
+        let mut q = OutQueue::default();
+        q.append(|b| b.extend_from_slice(b"abc"));
+        q.push_shared(Rc::from(&b"defgh"[..]));
+        q.append(|b| b.extend_from_slice(b"ij"));
+        q.append(|b| b.extend_from_slice(b"k"));
+        assert_eq!(q.len(), 11);
+        let mut w = Trickle { got: Vec::new(), cap: 2, calls_left: 3 };
+        assert_eq!(q.write_to(&mut w).unwrap(), Flushed::WouldBlock);
+        // The default write_vectored writes the first non-empty slice only:
+        // "ab", "c", "de".
+        assert_eq!(w.got, b"abcde");
+        assert_eq!(q.len(), 6);
+        w.calls_left = 100;
+        assert_eq!(q.write_to(&mut w).unwrap(), Flushed::All);
+        assert_eq!(w.got, b"abcdefghijk");
+        assert!(q.is_empty());
+    }
+}

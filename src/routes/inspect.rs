@@ -1,0 +1,120 @@
+//! `/inspect`: the protocol made visible. On open the client is told how
+//! its handshake was answered; then every frame it sends is dissected into
+//! a JSON text — header bits, masking key, length encoding, the payload as
+//! it travelled (masked) and as it was meant (unmasked) — before the
+//! message itself is echoed. The web page's inspector view renders these.
+//!
+//! The field names are part of the README's documented interface.
+
+use serde_json::json;
+
+use crate::connection::Connection;
+use crate::frame::{FrameHeader, Opcode};
+use crate::handshake;
+
+/// How many payload bytes a frame report shows.
+pub const SHOWN_BYTES: usize = 64;
+
+/// The first report: the handshake as the server saw and answered it.
+pub fn on_open(conn: &mut Connection, head: &[u8], key: &str) {
+    let sha1 = handshake::accept_sha1(key);
+    let report = json!({
+        "type": "handshake",
+        "request": String::from_utf8_lossy(head),
+        "key": key,
+        "key_guid": format!("{key}{}", handshake::GUID),
+        "sha1_hex": hex(&sha1),
+        "accept": handshake::accept_key(key),
+    });
+    conn.send(Opcode::Text, report.to_string().as_bytes());
+}
+
+/// One frame from the client, described. `payload` is already unmasked;
+/// masking again with the same key gives back the bytes as sent (§5.3).
+pub fn on_frame(conn: &mut Connection, header: &FrameHeader, payload: &[u8]) {
+    let report = frame_report(header, payload);
+    conn.send(Opcode::Text, report.to_string().as_bytes());
+}
+
+pub fn frame_report(header: &FrameHeader, payload: &[u8]) -> serde_json::Value {
+    let shown = &payload[..payload.len().min(SHOWN_BYTES)];
+    let masked: Vec<u8> = shown
+        .iter()
+        .enumerate()
+        .map(|(i, b)| b ^ header.mask[i % 4])
+        .collect();
+    let text = match header.opcode {
+        Opcode::Text | Opcode::Continuation => Some(String::from_utf8_lossy(shown).into_owned()),
+        Opcode::Close if shown.len() > 2 => Some(String::from_utf8_lossy(&shown[2..]).into_owned()),
+        _ => None,
+    };
+    let mut header_bytes = vec![
+        (u8::from(header.fin) << 7) | (header.rsv << 4) | header.opcode.bits(),
+    ];
+    let len = header.payload_len;
+    match header.length_encoding {
+        crate::frame::LengthEncoding::Bits7 => header_bytes.push(0x80 | len as u8),
+        crate::frame::LengthEncoding::Bits16 => {
+            header_bytes.push(0x80 | 126);
+            header_bytes.extend_from_slice(&(len as u16).to_be_bytes());
+        }
+        crate::frame::LengthEncoding::Bits64 => {
+            header_bytes.push(0x80 | 127);
+            header_bytes.extend_from_slice(&len.to_be_bytes());
+        }
+    }
+    header_bytes.extend_from_slice(&header.mask);
+    json!({
+        "type": "frame",
+        "fin": header.fin,
+        "rsv1": header.rsv & 4 != 0,
+        "rsv2": header.rsv & 2 != 0,
+        "rsv3": header.rsv & 1 != 0,
+        "opcode": header.opcode.bits(),
+        "opcode_name": header.opcode.name(),
+        "masked": true,
+        "mask_key": hex(&header.mask),
+        "payload_len": len,
+        "length_encoding": header.length_encoding.name(),
+        "header_hex": hex(&header_bytes),
+        "masked_hex": hex(&masked),
+        "payload_hex": hex(shown),
+        "text": text,
+        "truncated": payload.len() > SHOWN_BYTES,
+    })
+}
+
+pub fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write;
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        let _ = write!(s, "{b:02x}");
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::frame::LengthEncoding;
+
+    #[test]
+    fn s5_7_report_of_the_rfc_hello_frame() {
+        let header = FrameHeader {
+            fin: true,
+            rsv: 0,
+            opcode: Opcode::Text,
+            mask: [0x37, 0xfa, 0x21, 0x3d],
+            payload_len: 5,
+            length_encoding: LengthEncoding::Bits7,
+            header_len: 6,
+        };
+        let r = frame_report(&header, b"Hello");
+        assert_eq!(r["header_hex"], "818537fa213d");
+        assert_eq!(r["masked_hex"], "7f9f4d5158");
+        assert_eq!(r["payload_hex"], "48656c6c6f");
+        assert_eq!(r["text"], "Hello");
+        assert_eq!(r["opcode_name"], "text");
+        assert_eq!(r["length_encoding"], "7-bit");
+    }
+}

@@ -1,0 +1,637 @@
+//! The poll loop: one thread, one `mio::Poll`, every connection a token.
+//!
+//! Each turn of the loop:
+//! 1. sleep in `poll` until a socket is ready or the nearest deadline;
+//! 2. accept, read and parse everything that is ready (mio is
+//!    edge-triggered: read until `WouldBlock`, or until a fairness budget
+//!    is spent and the rest waits for the next turn);
+//! 3. fire due timers;
+//! 4. hand each room's gathered broadcast, encoded once, to its members;
+//! 5. write every connection that has something queued, once, with one
+//!    vectored write — and ask for WRITABLE only when the socket is full.
+
+use std::io::{self, Read, Write};
+use std::net::{Shutdown, SocketAddr};
+use std::rc::Rc;
+use std::sync::Arc;
+use std::sync::mpsc::Receiver;
+use std::time::{Duration, Instant};
+
+use log::{info, warn};
+use mio::net::{TcpListener, TcpStream};
+use mio::{Events, Interest, Poll, Token, Waker};
+use serde_json::json;
+use signal_hook::consts::{SIGINT, SIGTERM};
+use signal_hook_mio::v1_0::Signals;
+use slab::Slab;
+
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::connection::{Connection, Phase};
+use crate::error::{HandshakeError, close_code};
+use crate::frame::{self, Opcode};
+use crate::operator::{self, Command, Input, Target};
+use crate::outqueue::Flushed;
+use crate::routes::{self, Ctx, Route, Rng, chat::Rooms};
+use crate::timers::{TimerKind, Timers};
+
+const LISTENER: Token = Token(usize::MAX - 1);
+const SIGNALS: Token = Token(usize::MAX - 2);
+const CONSOLE: Token = Token(usize::MAX - 3);
+
+/// One read buffer for the whole loop: connections keep only the leftover
+/// of a partial frame, never a buffer of their own.
+const SCRATCH_LEN: usize = 64 * 1024;
+/// Reads per connection per turn before others get theirs (fairness).
+const READS_PER_TURN: usize = 16;
+/// A connection whose own replies pile up past this is not read from until
+/// they drain: TCP pushes back on a client that sends but does not read.
+const READ_PAUSE_BACKLOG: usize = 1 << 20;
+/// Connections over --max-connections still accepted just to answer 503.
+const REFUSAL_SLOTS: usize = 64;
+/// How long to stop accepting after running out of file descriptors.
+const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
+
+struct Client {
+    socket: TcpStream,
+    conn: Connection,
+    /// WRITABLE is registered (only while the socket is full).
+    wants_writable: bool,
+    /// Reading paused while our replies to this client are backed up.
+    read_paused: bool,
+}
+
+/// What routes may touch, kept apart from the connection table so that a
+/// connection and the context can be borrowed together.
+struct Shared {
+    config: Config,
+    timers: Timers,
+    rooms: Rooms,
+    direct: Vec<(usize, u64, Rc<[u8]>)>,
+    console: Vec<String>,
+    rng: Rng,
+    last_speaker: Option<u64>,
+    clock: Clock,
+    now: Instant,
+}
+
+impl Shared {
+    fn ctx(&mut self) -> Ctx<'_> {
+        Ctx {
+            config: &self.config,
+            now: self.now,
+            timers: &mut self.timers,
+            rooms: &mut self.rooms,
+            direct: &mut self.direct,
+            console: &mut self.console,
+            rng: &mut self.rng,
+            last_speaker: &mut self.last_speaker,
+            clock: self.clock,
+        }
+    }
+}
+
+pub struct Server {
+    poll: Poll,
+    listener: TcpListener,
+    clients: Slab<Client>,
+    shared: Shared,
+    scratch: Vec<u8>,
+    dirty: Vec<usize>,
+    /// Connections whose read budget ran out while data was left.
+    pending_reads: Vec<usize>,
+    next_id: u64,
+    signals: Signals,
+    console: Option<Receiver<Input>>,
+    _waker: Option<Arc<Waker>>,
+    accepting: bool,
+    /// Set when a shutdown began: stop once every client is gone.
+    shutting_down: bool,
+}
+
+impl Server {
+    /// Binds the listener. Errors here are the user's to fix (port in use).
+    pub fn bind(config: Config) -> io::Result<Server> {
+        let poll = Poll::new()?;
+        let addr = SocketAddr::new(config.host, config.port);
+        let mut listener = TcpListener::bind(addr)?;
+        poll.registry()
+            .register(&mut listener, LISTENER, Interest::READABLE)?;
+        let mut signals = Signals::new([SIGINT, SIGTERM])?;
+        poll.registry()
+            .register(&mut signals, SIGNALS, Interest::READABLE)?;
+        let (console, waker) = if config.operator {
+            let waker = Arc::new(Waker::new(poll.registry(), CONSOLE)?);
+            (Some(operator::spawn_stdin_reader(waker.clone())?), Some(waker))
+        } else {
+            (None, None)
+        };
+        Ok(Server {
+            poll,
+            listener,
+            clients: Slab::new(),
+            shared: Shared {
+                config,
+                timers: Timers::default(),
+                rooms: Rooms::default(),
+                direct: Vec::new(),
+                console: Vec::new(),
+                rng: Rng::from_time(),
+                last_speaker: None,
+                clock: Clock::local(),
+                now: Instant::now(),
+            },
+            scratch: vec![0; SCRATCH_LEN],
+            dirty: Vec::new(),
+            pending_reads: Vec::new(),
+            next_id: 1,
+            signals,
+            console,
+            _waker: waker,
+            accepting: true,
+            shutting_down: false,
+        })
+    }
+
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// Runs until a signal or `/quit` has closed every client.
+    pub fn run(&mut self) -> io::Result<()> {
+        let mut events = Events::with_capacity(1024);
+        loop {
+            let now = Instant::now();
+            let timeout = if self.pending_reads.is_empty() {
+                self.shared.timers.poll_timeout(now)
+            } else {
+                Some(Duration::ZERO)
+            };
+            if let Err(e) = self.poll.poll(&mut events, timeout) {
+                if e.kind() == io::ErrorKind::Interrupted {
+                    continue;
+                }
+                return Err(e);
+            }
+            self.shared.now = Instant::now();
+            for key in std::mem::take(&mut self.pending_reads) {
+                self.read_client(key);
+            }
+            for event in events.iter() {
+                match event.token() {
+                    LISTENER => self.accept(),
+                    SIGNALS => self.on_signals(),
+                    CONSOLE => self.on_console(),
+                    Token(key) => {
+                        if event.is_readable() || event.is_read_closed() || event.is_error() {
+                            self.read_client(key);
+                        }
+                        if event.is_writable() {
+                            self.mark_dirty(key);
+                        }
+                    }
+                }
+            }
+            self.fire_timers();
+            self.deliver();
+            self.flush_dirty();
+            if self.shutting_down && self.clients.is_empty() {
+                info!("all clients gone; bye");
+                return Ok(());
+            }
+        }
+    }
+
+    fn accept(&mut self) {
+        while self.accepting {
+            let (socket, peer) = match self.listener.accept() {
+                Ok(accepted) => accepted,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) if e.kind() == io::ErrorKind::ConnectionAborted => continue,
+                Err(e) => {
+                    // EMFILE/ENFILE/ENOBUFS: the pending connection stays in
+                    // the backlog and epoll will not report it again, so
+                    // retry on a timer instead of spinning.
+                    warn!("accept failed: {e}; pausing accepts for {ACCEPT_BACKOFF:?}");
+                    self.accepting = false;
+                    let at = self.shared.now + ACCEPT_BACKOFF;
+                    self.shared.timers.schedule(at, TimerKind::AcceptRetry, 0, 0);
+                    return;
+                }
+            };
+            self.add_client(socket, peer);
+        }
+    }
+
+    fn add_client(&mut self, mut socket: TcpStream, peer: SocketAddr) {
+        let max = self.shared.config.max_connections;
+        let busy = self.clients.len() >= max;
+        if self.shutting_down || self.clients.len() >= max + REFUSAL_SLOTS {
+            return; // dropped: closes the socket
+        }
+        // Small frames go out at once; the loop already batches writes.
+        let _ = socket.set_nodelay(true);
+        let entry = self.clients.vacant_entry();
+        let key = entry.key();
+        if let Err(e) = self
+            .poll
+            .registry()
+            .register(&mut socket, Token(key), Interest::READABLE)
+        {
+            warn!("cannot register a connection from {peer}: {e}");
+            return;
+        }
+        let id = self.next_id;
+        self.next_id += 1;
+        let mut conn = Connection::new(id, peer, self.shared.now);
+        let mut ctx = self.shared.ctx();
+        if busy {
+            conn.refuse(key, &HandshakeError::Busy, &mut ctx);
+        } else {
+            let at = ctx.now + ctx.config.handshake_timeout;
+            conn.set_deadline(key, at, &mut ctx);
+        }
+        entry.insert(Client {
+            socket,
+            conn,
+            wants_writable: false,
+            read_paused: false,
+        });
+        if busy {
+            self.mark_dirty(key);
+        } else {
+            // The request may already be there (edge-triggered: no event
+            // would tell us about bytes that arrived before registration
+            // in some races), so try a read at once.
+            self.read_client(key);
+        }
+    }
+
+    /// Reads what the socket has, feeding it to the connection.
+    fn read_client(&mut self, key: usize) {
+        let Some(client) = self.clients.get_mut(key) else {
+            return;
+        };
+        for _ in 0..READS_PER_TURN {
+            if client.conn.out.len() >= READ_PAUSE_BACKLOG {
+                client.read_paused = true;
+                self.mark_dirty(key);
+                return;
+            }
+            match client.socket.read(&mut self.scratch) {
+                Ok(0) => {
+                    // The peer closed its side. In Finishing this is the
+                    // end we waited for; anywhere else it is abnormal (1006).
+                    if client.conn.phase == Phase::Finishing && !client.conn.out.is_empty() {
+                        return self.mark_dirty(key);
+                    }
+                    return self.remove(key);
+                }
+                Ok(n) => {
+                    let mut ctx = self.shared.ctx();
+                    client.conn.on_bytes(key, &mut self.scratch[..n], &mut ctx);
+                    if !client.conn.out.is_empty() && !client.conn.dirty {
+                        client.conn.dirty = true;
+                        self.dirty.push(key);
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(_) => return self.remove(key),
+            }
+        }
+        self.pending_reads.push(key);
+    }
+
+    fn mark_dirty(&mut self, key: usize) {
+        if let Some(client) = self.clients.get_mut(key)
+            && !client.conn.dirty
+        {
+            client.conn.dirty = true;
+            self.dirty.push(key);
+        }
+    }
+
+    /// Hands this round's broadcasts and direct messages to their queues.
+    fn deliver(&mut self) {
+        for delivery in self.shared.rooms.take_deliveries() {
+            for (key, id, v1) in delivery.members {
+                let bytes = if v1 { &delivery.v1 } else { &delivery.plain };
+                if let Some(bytes) = bytes {
+                    self.push_to(key, id, bytes.clone());
+                }
+            }
+        }
+        for (key, id, bytes) in std::mem::take(&mut self.shared.direct) {
+            self.push_to(key, id, bytes);
+        }
+        if !self.shared.console.is_empty() {
+            let mut stdout = io::stdout().lock();
+            for line in self.shared.console.drain(..) {
+                let _ = writeln!(stdout, "{line}");
+            }
+            let _ = stdout.flush();
+        }
+    }
+
+    fn push_to(&mut self, key: usize, id: u64, bytes: Rc<[u8]>) {
+        if let Some(client) = self.clients.get_mut(key)
+            && client.conn.id == id
+            && client.conn.phase == Phase::Open
+        {
+            client.conn.out.push_shared(bytes);
+            self.mark_dirty(key);
+        }
+    }
+
+    fn flush_dirty(&mut self) {
+        let mut dirty = std::mem::take(&mut self.dirty);
+        for key in dirty.drain(..) {
+            self.flush(key);
+        }
+        // Keep the list's memory for the next turn.
+        if self.dirty.is_empty() {
+            self.dirty = dirty;
+        }
+    }
+
+    fn flush(&mut self, key: usize) {
+        let Some(client) = self.clients.get_mut(key) else {
+            return;
+        };
+        client.conn.dirty = false;
+        match client.conn.out.write_to(&mut client.socket) {
+            Ok(Flushed::All) => {
+                if client.wants_writable {
+                    client.wants_writable = false;
+                    let _ = self.poll.registry().reregister(
+                        &mut client.socket,
+                        Token(key),
+                        Interest::READABLE,
+                    );
+                }
+                if client.conn.phase == Phase::Finishing && !client.conn.write_shut {
+                    // §7.1.1: the server closes the TCP connection first;
+                    // shutting down the write side sends our FIN after the
+                    // last frame, then we read until the peer's FIN.
+                    client.conn.write_shut = true;
+                    let _ = client.socket.shutdown(Shutdown::Write);
+                }
+                if client.read_paused {
+                    client.read_paused = false;
+                    self.pending_reads.push(key);
+                }
+            }
+            Ok(Flushed::WouldBlock) => {
+                let backlog = client.conn.out.len();
+                if backlog > self.shared.config.max_backlog {
+                    warn!(
+                        "#{} dropped: {} bytes queued, over --max-backlog {} (client not reading)",
+                        client.conn.id, backlog, self.shared.config.max_backlog
+                    );
+                    return self.remove(key);
+                }
+                if !client.wants_writable {
+                    client.wants_writable = true;
+                    let _ = self.poll.registry().reregister(
+                        &mut client.socket,
+                        Token(key),
+                        Interest::READABLE | Interest::WRITABLE,
+                    );
+                }
+            }
+            Err(_) => self.remove(key),
+        }
+    }
+
+    fn remove(&mut self, key: usize) {
+        if !self.clients.contains(key) {
+            return;
+        }
+        let mut client = self.clients.remove(key);
+        let _ = self.poll.registry().deregister(&mut client.socket);
+        let conn = &client.conn;
+        if conn.route != Route::None {
+            let code = conn.close_code.unwrap_or(1006);
+            info!("#{} closed ({} {})", conn.id, code, close_code::meaning(code));
+            let mut ctx = self.shared.ctx();
+            routes::on_close(conn, key, &mut ctx);
+        }
+        if self.shared.last_speaker == Some(conn.id) {
+            self.shared.last_speaker = None;
+        }
+    }
+
+    fn fire_timers(&mut self) {
+        let now = self.shared.now;
+        while let Some(timer) = self.shared.timers.pop_due(now) {
+            match timer.kind {
+                TimerKind::AcceptRetry => {
+                    self.accepting = !self.shutting_down;
+                    self.accept();
+                }
+                TimerKind::Shutdown => {
+                    let keys: Vec<usize> = self.clients.iter().map(|(k, _)| k).collect();
+                    for key in keys {
+                        self.remove(key);
+                    }
+                }
+                TimerKind::Phase | TimerKind::Idle | TimerKind::Push => {
+                    self.connection_timer(timer.key, timer.conn_id, timer.kind, timer.at);
+                }
+            }
+        }
+    }
+
+    fn connection_timer(&mut self, key: usize, id: u64, kind: TimerKind, at: Instant) {
+        let Some(client) = self.clients.get_mut(key) else {
+            return;
+        };
+        let conn = &mut client.conn;
+        if conn.id != id {
+            return;
+        }
+        let mut ctx = self.shared.ctx();
+        match kind {
+            TimerKind::Phase if conn.deadline == Some(at) => {
+                match conn.phase {
+                    Phase::Handshaking => info!("#{} {} handshake timeout", conn.id, conn.peer),
+                    Phase::Closing => info!("#{} no close reply in time", conn.id),
+                    Phase::Open | Phase::Finishing => {}
+                }
+                return self.remove(key);
+            }
+            TimerKind::Idle if conn.phase == Phase::Open => {
+                let idle = ctx.config.idle_timeout;
+                if conn.last_read + idle > ctx.now {
+                    conn.ping_sent = None;
+                    ctx.timers
+                        .schedule(conn.last_read + idle, TimerKind::Idle, key, id);
+                } else if let Some(sent) = conn.ping_sent {
+                    if ctx.now >= sent + idle {
+                        info!("#{} silent and no pong: dropped", conn.id);
+                        conn.close_code = Some(close_code::GOING_AWAY);
+                        let mut out = Vec::new();
+                        frame::encode_close(&mut out, close_code::GOING_AWAY, "idle timeout");
+                        conn.out.push_shared(Rc::from(out));
+                        conn.finish(key, &mut ctx);
+                    } else {
+                        ctx.timers.schedule(sent + idle, TimerKind::Idle, key, id);
+                    }
+                } else {
+                    conn.send(Opcode::Ping, b"wsloop");
+                    conn.ping_sent = Some(ctx.now);
+                    ctx.timers.schedule(ctx.now + idle, TimerKind::Idle, key, id);
+                }
+            }
+            TimerKind::Push if conn.phase == Phase::Open && conn.route == Route::Guest => {
+                routes::guest::on_timer(conn, key, &mut ctx);
+            }
+            _ => return,
+        }
+        self.mark_dirty(key);
+    }
+
+    fn on_signals(&mut self) {
+        let got: Vec<i32> = self.signals.pending().collect();
+        if !got.is_empty() {
+            info!("signal received: closing every client with 1001");
+            self.begin_shutdown();
+        }
+    }
+
+    /// Graceful shutdown: stop accepting, send 1001 to everyone, wait at
+    /// most --close-timeout for their replies.
+    fn begin_shutdown(&mut self) {
+        if self.shutting_down {
+            return;
+        }
+        self.shutting_down = true;
+        self.accepting = false;
+        let _ = self.poll.registry().deregister(&mut self.listener);
+        let keys: Vec<usize> = self.clients.iter().map(|(k, _)| k).collect();
+        for key in keys {
+            if let Some(client) = self.clients.get_mut(key) {
+                let mut ctx = self.shared.ctx();
+                client
+                    .conn
+                    .start_close(key, close_code::GOING_AWAY, "server shutting down", &mut ctx);
+            }
+            self.mark_dirty(key);
+        }
+        let at = self.shared.now + self.shared.config.close_timeout;
+        self.shared.timers.schedule(at, TimerKind::Shutdown, 0, 0);
+    }
+
+    fn on_console(&mut self) {
+        let Some(console) = &self.console else {
+            return;
+        };
+        let inputs: Vec<Input> = console.try_iter().collect();
+        for input in inputs {
+            match input {
+                Input::Line(line) => self.console_line(&line),
+                Input::Eof => {
+                    println!("console: stdin closed; still serving clients");
+                    self.console = None;
+                }
+            }
+        }
+    }
+
+    fn console_line(&mut self, line: &str) {
+        let command = match operator::parse(line) {
+            Ok(command) => command,
+            Err(e) => return println!("error: {e}"),
+        };
+        match command {
+            Command::Nothing => {}
+            Command::Help => println!("{}", operator::HELP),
+            Command::Quit => {
+                println!("closing every client and exiting");
+                self.begin_shutdown();
+            }
+            Command::List => {
+                if self.clients.is_empty() {
+                    println!("no clients");
+                }
+                for (_, c) in &self.clients {
+                    let conn = &c.conn;
+                    let route = match conn.route {
+                        Route::Chat { room } => {
+                            self.shared.rooms.get(room).map_or("chat".into(), |r| format!("chat/{}", r.name))
+                        }
+                        other => format!("{other:?}").to_lowercase(),
+                    };
+                    let secs = self.shared.now.duration_since(conn.connected_at).as_secs();
+                    println!("#{} {} {} connected {}s ({:?})", conn.id, conn.peer, route, secs, conn.phase);
+                }
+            }
+            Command::Kick(id, reason) => match self.find_client(&Target::Id(id)) {
+                Some(key) => {
+                    if let Some(client) = self.clients.get_mut(key) {
+                        let mut ctx = self.shared.ctx();
+                        client.conn.start_close(key, close_code::NORMAL, &reason, &mut ctx);
+                    }
+                    self.mark_dirty(key);
+                    println!("kicked #{id}");
+                }
+                None => println!("error: no client #{id}"),
+            },
+            Command::ReplyLast(text) => match self.shared.last_speaker {
+                Some(id) => self.reply_to(&Target::Id(id), &text),
+                None => println!("error: nobody has spoken yet; use @<id> text"),
+            },
+            Command::ReplyTo(target, text) => self.reply_to(&target, &text),
+        }
+        let _ = io::stdout().flush();
+    }
+
+    fn find_client(&self, target: &Target) -> Option<usize> {
+        match target {
+            Target::Id(id) => self
+                .clients
+                .iter()
+                .find(|(_, c)| c.conn.id == *id && c.conn.phase == Phase::Open)
+                .map(|(k, _)| k),
+            Target::Name(name) => self.clients.iter().find_map(|(k, c)| match c.conn.route {
+                Route::Chat { room } => self
+                    .shared
+                    .rooms
+                    .get(room)?
+                    .members
+                    .iter()
+                    .any(|m| m.key == k && m.name.as_deref() == Some(name))
+                    .then_some(k),
+                _ => None,
+            }),
+        }
+    }
+
+    fn reply_to(&mut self, target: &Target, text: &str) {
+        let Some(key) = self.find_client(target) else {
+            return println!("error: no client {target:?}");
+        };
+        let Some(client) = self.clients.get_mut(key) else {
+            return;
+        };
+        let v1 = match client.conn.route {
+            Route::Chat { room } => self
+                .shared
+                .rooms
+                .get(room)
+                .and_then(|r| r.members.iter().find(|m| m.key == key))
+                .is_some_and(|m| m.v1),
+            _ => false,
+        };
+        if v1 {
+            let event = json!({"type": "message", "seq": 0, "from": "operator", "text": text,
+                               "time": self.shared.clock.hms(), "private": true});
+            client.conn.send(Opcode::Text, event.to_string().as_bytes());
+        } else {
+            client.conn.send(Opcode::Text, text.as_bytes());
+        }
+        self.mark_dirty(key);
+    }
+}

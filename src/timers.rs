@@ -1,0 +1,98 @@
+//! Deadlines for the poll loop. mio has no timers: the loop sleeps in
+//! `poll` for as long as the nearest deadline allows, then fires what is due.
+//!
+//! A min-heap ordered by deadline, so the loop never scans connections to
+//! find out what is due. Entries are not removed when a deadline changes:
+//! each names the connection by slab key *and* id, and the handler checks
+//! that the connection still wants it (a cheap, lazy cancel).
+
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+use std::time::{Duration, Instant};
+
+/// What a deadline is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum TimerKind {
+    /// The connection's phase deadline: handshake, close reply or linger.
+    Phase,
+    /// Check whether an open connection has been silent too long.
+    Idle,
+    /// The next `/guest` push.
+    Push,
+    /// Try `accept` again after running out of file descriptors.
+    AcceptRetry,
+    /// Shutting down: stop waiting for clients' close replies.
+    Shutdown,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Timer {
+    pub at: Instant,
+    pub kind: TimerKind,
+    pub key: usize,
+    pub conn_id: u64,
+}
+
+#[derive(Debug, Default)]
+pub struct Timers {
+    heap: BinaryHeap<Reverse<Timer>>,
+}
+
+impl Timers {
+    pub fn schedule(&mut self, at: Instant, kind: TimerKind, key: usize, conn_id: u64) {
+        self.heap.push(Reverse(Timer {
+            at,
+            kind,
+            key,
+            conn_id,
+        }));
+    }
+
+    /// How long `poll` may sleep: until the nearest deadline, or forever.
+    pub fn poll_timeout(&self, now: Instant) -> Option<Duration> {
+        self.heap.peek().map(|Reverse(t)| {
+            // Round up to the next millisecond: epoll sleeps in whole ms, and
+            // rounding down would wake the loop just before the deadline.
+            let d = t.at.saturating_duration_since(now);
+            let ms = d.as_nanos().div_ceil(1_000_000);
+            Duration::from_millis(ms as u64)
+        })
+    }
+
+    /// Takes the next timer that is due at `now`, if any.
+    pub fn pop_due(&mut self, now: Instant) -> Option<Timer> {
+        match self.heap.peek() {
+            Some(Reverse(t)) if t.at <= now => self.heap.pop().map(|Reverse(t)| t),
+            _ => None,
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.heap.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.heap.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn due_timers_come_out_in_deadline_order() {
+        let now = Instant::now();
+        let mut t = Timers::default();
+        t.schedule(now + Duration::from_millis(30), TimerKind::Idle, 1, 1);
+        t.schedule(now + Duration::from_millis(10), TimerKind::Phase, 2, 2);
+        t.schedule(now + Duration::from_millis(20), TimerKind::Push, 3, 3);
+        assert_eq!(t.poll_timeout(now), Some(Duration::from_millis(10)));
+        assert!(t.pop_due(now).is_none());
+        let later = now + Duration::from_millis(25);
+        assert_eq!(t.pop_due(later).unwrap().key, 2);
+        assert_eq!(t.pop_due(later).unwrap().key, 3);
+        assert!(t.pop_due(later).is_none());
+        assert_eq!(t.len(), 1);
+    }
+}
