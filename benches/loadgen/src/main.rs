@@ -1,0 +1,1148 @@
+//! wsloop benchmark load generator.
+//!
+//! Single thread, one mio poll loop, edge-triggered, buffers reused, one write
+//! per connection per wake-up. Does its own HTTP upgrade and masked RFC 6455
+//! framing (`--proto ws`), or speaks the raw-TCP peer's protocol (`--proto raw`):
+//! a mode line (`ECHO\n` or `BCAST <size>\n`), answered `OK\n`, then fixed-size
+//! records with no framing at all.
+//!
+//! Every payload is checked: a message is `seq u64 | stamp_ns u64 | id u32 |
+//! size u32 | pattern[seq % 251 ..]`, and what comes back must be exactly the
+//! next expected message for that connection (order, length and every byte).
+//! Anything else is a hard failure (exit status 1).
+//!
+//! Every phase is bounded in time (`--max-secs`, per-phase timeouts) and count.
+//! Traffic goes only to the `--addr` given, which must be a loopback address.
+//!
+//! Output: one JSON line on stdout per run; a human summary on stderr.
+
+use mio::net::TcpStream;
+use mio::{Events, Interest, Poll, Token};
+use std::collections::HashMap;
+use std::io::{self, Read, Write};
+use std::net::{Shutdown, SocketAddr};
+use std::os::fd::AsRawFd;
+use std::time::{Duration, Instant};
+
+type Res<T> = Result<T, String>;
+
+const KEY: &str = "dGhlIHNhbXBsZSBub25jZQ==";
+const ACCEPT: &str = "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=";
+const HDR: usize = 24; // seq, stamp, id, size
+
+#[derive(Clone, Copy, PartialEq, Debug)]
+enum Proto {
+    Ws,
+    Raw,
+}
+
+struct Opts {
+    scenario: String,
+    name: String,
+    label: String,
+    addr: SocketAddr,
+    proto: Proto,
+    path: String,
+    conns: usize,
+    inflight: usize,
+    size: usize,
+    warmup: f64,
+    reps: usize,
+    rep_secs: f64,
+    lat: bool,
+    server_pid: Option<u32>,
+    max_secs: f64,
+    window: usize,
+    lat_secs: f64,
+    conc: usize,
+    settle: f64,
+}
+
+impl Opts {
+    fn parse() -> Res<Opts> {
+        let mut a = std::env::args().skip(1);
+        let scenario = a.next().ok_or_else(usage)?;
+        if scenario == "-h" || scenario == "--help" {
+            return Err(usage());
+        }
+        let mut m: HashMap<String, String> = HashMap::new();
+        while let Some(k) = a.next() {
+            let k = k.strip_prefix("--").ok_or_else(|| format!("bad argument {k}"))?.to_string();
+            let v = a.next().ok_or_else(|| format!("--{k} needs a value"))?;
+            m.insert(k, v);
+        }
+        fn get<T: std::str::FromStr>(m: &mut HashMap<String, String>, k: &str, d: T) -> Res<T> {
+            match m.remove(k) {
+                None => Ok(d),
+                Some(v) => v.parse().map_err(|_| format!("bad value for --{k}: {v}")),
+            }
+        }
+        let addr: SocketAddr = get(&mut m, "addr", "127.0.0.1:8080".parse().unwrap())?;
+        if !addr.ip().is_loopback() {
+            return Err(format!("refusing non-loopback target {addr}"));
+        }
+        let proto = match m.remove("proto").as_deref() {
+            None | Some("ws") => Proto::Ws,
+            Some("raw") => Proto::Raw,
+            Some(p) => return Err(format!("bad --proto {p}")),
+        };
+        let default_path = if scenario == "bcast" { "/chat" } else { "/echo" };
+        let o = Opts {
+            name: get(&mut m, "name", scenario.clone())?,
+            label: get(&mut m, "label", "server".to_string())?,
+            addr,
+            proto,
+            path: get(&mut m, "path", default_path.to_string())?,
+            conns: get(&mut m, "conns", 1)?,
+            inflight: get(&mut m, "inflight", 1)?,
+            size: get(&mut m, "size", 64)?,
+            warmup: get(&mut m, "warmup", 1.0)?,
+            reps: get(&mut m, "reps", 3)?,
+            rep_secs: get(&mut m, "rep-secs", 2.0)?,
+            lat: get(&mut m, "lat", 0u8)? != 0,
+            server_pid: m.remove("server-pid").map(|v| v.parse().map_err(|_| "bad --server-pid".to_string())).transpose()?,
+            max_secs: get(&mut m, "max-secs", 60.0)?,
+            window: get(&mut m, "window", 32)?,
+            lat_secs: get(&mut m, "lat-secs", 1.0)?,
+            conc: get(&mut m, "conc", 128)?,
+            settle: get(&mut m, "settle", 0.5)?,
+            scenario,
+        };
+        if let Some(k) = m.keys().next() {
+            return Err(format!("unknown option --{k}\n{}", usage()));
+        }
+        if o.size < HDR || o.size > 1 << 20 {
+            return Err(format!("--size must be in {HDR}..=1MiB"));
+        }
+        if o.reps == 0 || o.reps > 20 || o.rep_secs <= 0.0 || o.rep_secs > 30.0 {
+            return Err("--reps 1..20, --rep-secs 0..30".into());
+        }
+        if o.conns == 0 || o.conns > 30000 || o.inflight == 0 || o.inflight > 1024 {
+            return Err("--conns 1..30000, --inflight 1..1024".into());
+        }
+        if o.window == 0 || o.window > RING / 2 {
+            return Err(format!("--window 1..{}", RING / 2));
+        }
+        if o.max_secs <= 0.0 || o.max_secs > 600.0 {
+            return Err("--max-secs 0..600".into());
+        }
+        Ok(o)
+    }
+}
+
+fn usage() -> String {
+    "usage: loadgen echo|bcast|idle|upgrade --addr 127.0.0.1:PORT [--proto ws|raw] [--path P]\n\
+     \x20 [--conns N] [--inflight K] [--size BYTES] [--warmup S] [--reps R] [--rep-secs S] [--lat 1]\n\
+     \x20 [--window W] [--lat-secs S] [--conc C] [--settle S] [--server-pid PID] [--label L] [--name N]\n\
+     \x20 [--max-secs S]\n\
+     echo: --conns connections x --inflight messages in flight, every echo verified.\n\
+     bcast: 1 sender + --conns receivers on /chat, --window messages outstanding.\n\
+     idle: --conns idle upgraded connections; server VmRSS delta per connection.\n\
+     upgrade: --conns concurrent connect+upgrade+close cycles (raw: connect+OK+close)."
+        .to_string()
+}
+
+// ---------------------------------------------------------------- process stats
+
+fn clk_tck() -> f64 {
+    unsafe { libc::sysconf(libc::_SC_CLK_TCK) as f64 }
+}
+
+/// utime+stime of a whole process (all threads), in seconds.
+fn proc_cpu(pid: u32) -> Option<f64> {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let rest = &s[s.rfind(')')? + 2..];
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    // after ") ": state(3) ... utime is field 14, stime 15 -> indices 11, 12 here
+    let ut: u64 = f.get(11)?.parse().ok()?;
+    let st: u64 = f.get(12)?.parse().ok()?;
+    Some((ut + st) as f64 / clk_tck())
+}
+
+fn proc_rss_kb(pid: u32) -> Option<u64> {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let l = s.lines().find(|l| l.starts_with("VmRSS:"))?;
+    l.split_whitespace().nth(1)?.parse().ok()
+}
+
+fn self_cpu() -> f64 {
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut ru) };
+    let t = |tv: libc::timeval| tv.tv_sec as f64 + tv.tv_usec as f64 * 1e-6;
+    t(ru.ru_utime) + t(ru.ru_stime)
+}
+
+fn raise_nofile() -> u64 {
+    unsafe {
+        let mut r: libc::rlimit = std::mem::zeroed();
+        libc::getrlimit(libc::RLIMIT_NOFILE, &mut r);
+        r.rlim_cur = r.rlim_max;
+        libc::setrlimit(libc::RLIMIT_NOFILE, &r);
+        libc::getrlimit(libc::RLIMIT_NOFILE, &mut r);
+        r.rlim_cur as u64
+    }
+}
+
+/// Close with RST (SO_LINGER 0) so teardown leaves no TIME_WAIT behind and the
+/// ephemeral port range is not exhausted by the 10,000-connection phases.
+fn abort_close(s: TcpStream) {
+    let l = libc::linger { l_onoff: 1, l_linger: 0 };
+    unsafe {
+        libc::setsockopt(
+            s.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_LINGER,
+            &l as *const _ as *const libc::c_void,
+            std::mem::size_of::<libc::linger>() as u32,
+        );
+    }
+    drop(s);
+}
+
+// ---------------------------------------------------------------- messages
+
+struct Gen {
+    pattern: Vec<u8>,
+    size: usize,
+    rng: u64,
+}
+
+impl Gen {
+    fn new(size: usize) -> Gen {
+        let mut g = Gen { pattern: Vec::new(), size, rng: 0x9E37_79B9_7F4A_7C15 };
+        g.pattern = (0..size + 256).map(|_| (g.next() >> 24) as u8).collect();
+        g
+    }
+    fn next(&mut self) -> u64 {
+        // xorshift64*
+        let mut x = self.rng;
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        self.rng = x;
+        x.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+    fn body(&self, seq: u64) -> &[u8] {
+        let off = (seq % 251) as usize;
+        &self.pattern[off..off + self.size - HDR]
+    }
+    /// Append one message (framed + masked for ws) to `w`.
+    fn push(&mut self, w: &mut Vec<u8>, proto: Proto, seq: u64, stamp: u64, id: u32) {
+        let n = self.size;
+        let key = if proto == Proto::Ws {
+            let key = (self.next() >> 32) as u32 | 1;
+            push_ws_header(w, 0x82, n, key);
+            Some(key)
+        } else {
+            None
+        };
+        let start = w.len();
+        w.extend_from_slice(&seq.to_le_bytes());
+        w.extend_from_slice(&stamp.to_le_bytes());
+        w.extend_from_slice(&id.to_le_bytes());
+        w.extend_from_slice(&(n as u32).to_le_bytes());
+        let off = (seq % 251) as usize;
+        w.extend_from_slice(&self.pattern[off..off + n - HDR]);
+        if let Some(k) = key {
+            mask(&mut w[start..], k);
+        }
+    }
+    /// Check a received payload is exactly message `seq` from connection `id`.
+    /// Returns its send stamp.
+    fn verify(&self, p: &[u8], seq: u64, id: u32) -> Res<u64> {
+        if p.len() != self.size {
+            return Err(format!("conn {id}: message {seq}: length {} != {}", p.len(), self.size));
+        }
+        let got = u64::from_le_bytes(p[0..8].try_into().unwrap());
+        let gid = u32::from_le_bytes(p[16..20].try_into().unwrap());
+        let gsz = u32::from_le_bytes(p[20..24].try_into().unwrap());
+        if got != seq || gid != id || gsz as usize != self.size {
+            return Err(format!(
+                "wrong message: expected seq {seq} from conn {id}, got seq {got} from conn {gid} (size field {gsz})"
+            ));
+        }
+        if p[HDR..] != *self.body(seq) {
+            let i = p[HDR..].iter().zip(self.body(seq)).position(|(a, b)| a != b).unwrap_or(0);
+            return Err(format!("conn {id}: message {seq}: payload corrupted at byte {}", HDR + i));
+        }
+        Ok(u64::from_le_bytes(p[8..16].try_into().unwrap()))
+    }
+}
+
+fn push_ws_header(w: &mut Vec<u8>, b0: u8, n: usize, key: u32) {
+    w.push(b0);
+    if n < 126 {
+        w.push(0x80 | n as u8);
+    } else if n < 65536 {
+        w.push(0x80 | 126);
+        w.extend_from_slice(&(n as u16).to_be_bytes());
+    } else {
+        w.push(0x80 | 127);
+        w.extend_from_slice(&(n as u64).to_be_bytes());
+    }
+    w.extend_from_slice(&key.to_ne_bytes());
+}
+
+fn mask(b: &mut [u8], key: u32) {
+    let k = key.to_ne_bytes();
+    let k8 = u64::from_ne_bytes([k[0], k[1], k[2], k[3], k[0], k[1], k[2], k[3]]);
+    let mut chunks = b.chunks_exact_mut(8);
+    for c in &mut chunks {
+        let v = u64::from_ne_bytes((&*c).try_into().unwrap()) ^ k8;
+        c.copy_from_slice(&v.to_ne_bytes());
+    }
+    for (i, x) in chunks.into_remainder().iter_mut().enumerate() {
+        *x ^= k[i & 3];
+    }
+}
+
+// ---------------------------------------------------------------- connections
+
+#[derive(Clone, Copy, PartialEq, Debug)]
+enum St {
+    Connecting,
+    Handshake,
+    Open,
+    Closing,
+}
+
+struct Conn {
+    sock: TcpStream,
+    st: St,
+    rbuf: Vec<u8>,
+    rlen: usize,
+    wbuf: Vec<u8>,
+    wpos: usize,
+    id: u32,
+    sent: u64,
+    recv: u64,
+    got_close: bool,
+    eof: bool,
+    /// the current event reported EPOLLRDHUP: read on to the EOF
+    rdhup: bool,
+    started: Instant,
+}
+
+enum Ev<'a> {
+    Data(&'a [u8]),
+    Text,
+}
+
+impl Conn {
+    fn connect(poll: &Poll, addr: SocketAddr, tok: usize, id: u32, rcap: usize) -> Res<Conn> {
+        let mut sock = TcpStream::connect(addr).map_err(|e| connect_err(e))?;
+        poll.registry()
+            .register(&mut sock, Token(tok), Interest::READABLE | Interest::WRITABLE)
+            .map_err(|e| format!("register: {e}"))?;
+        Ok(Conn {
+            sock,
+            st: St::Connecting,
+            rbuf: vec![0; rcap],
+            rlen: 0,
+            wbuf: Vec::with_capacity(4096),
+            wpos: 0,
+            id,
+            sent: 0,
+            recv: 0,
+            got_close: false,
+            eof: false,
+            rdhup: false,
+            started: Instant::now(),
+        })
+    }
+
+    fn flush(&mut self) -> Res<()> {
+        while self.wpos < self.wbuf.len() {
+            match self.sock.write(&self.wbuf[self.wpos..]) {
+                Ok(0) => return Err("write returned 0".into()),
+                Ok(n) => self.wpos += n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(format!("conn {}: write: {e}", self.id)),
+            }
+        }
+        self.wbuf.clear();
+        self.wpos = 0;
+        Ok(())
+    }
+
+    /// Read until EAGAIN (edge-triggered), handing complete messages to `f`.
+    fn read_msgs(&mut self, proto: Proto, size: usize, f: &mut dyn FnMut(&mut Conn, Ev) -> Res<()>) -> Res<()> {
+        loop {
+            if self.rlen == self.rbuf.len() {
+                self.drain(proto, size, f)?;
+                if self.rlen == self.rbuf.len() {
+                    return Err(format!("conn {}: message larger than read buffer", self.id));
+                }
+            }
+            let space = self.rbuf.len() - self.rlen;
+            match self.sock.read(&mut self.rbuf[self.rlen..]) {
+                Ok(0) => {
+                    self.eof = true;
+                    break;
+                }
+                Ok(n) => {
+                    self.rlen += n;
+                    if n < space && !self.rdhup {
+                        // a short read on a stream socket drained the receive queue;
+                        // data arriving later raises a new edge, so skip the EAGAIN read
+                        break;
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(format!("conn {}: read: {e}", self.id)),
+            }
+        }
+        self.drain(proto, size, f)
+    }
+
+    fn drain(&mut self, proto: Proto, size: usize, f: &mut dyn FnMut(&mut Conn, Ev) -> Res<()>) -> Res<()> {
+        let rbuf = std::mem::take(&mut self.rbuf);
+        let mut pos = 0;
+        let res = (|| -> Res<()> {
+            loop {
+                let b = &rbuf[pos..self.rlen];
+                match proto {
+                    Proto::Raw => {
+                        if b.len() < size {
+                            return Ok(());
+                        }
+                        pos += size;
+                        f(self, Ev::Data(&b[..size]))?;
+                    }
+                    Proto::Ws => {
+                        if b.len() < 2 {
+                            return Ok(());
+                        }
+                        let (b0, b1) = (b[0], b[1]);
+                        if b1 & 0x80 != 0 {
+                            return Err(format!("conn {}: masked frame from server", self.id));
+                        }
+                        let (hl, len) = match b1 & 0x7f {
+                            126 if b.len() >= 4 => (4, u16::from_be_bytes([b[2], b[3]]) as usize),
+                            127 if b.len() >= 10 => (10, u64::from_be_bytes(b[2..10].try_into().unwrap()) as usize),
+                            126 | 127 => return Ok(()),
+                            n => (2, n as usize),
+                        };
+                        if len > (1 << 24) {
+                            return Err(format!("conn {}: frame of {len} bytes", self.id));
+                        }
+                        if b.len() < hl + len {
+                            return Ok(());
+                        }
+                        let p = &b[hl..hl + len];
+                        pos += hl + len;
+                        if b0 & 0x80 == 0 || b0 & 0x70 != 0 {
+                            return Err(format!("conn {}: fragmented/rsv frame {b0:#x} not expected", self.id));
+                        }
+                        match b0 & 0x0f {
+                            0x2 => f(self, Ev::Data(p))?,
+                            0x1 => f(self, Ev::Text)?,
+                            0x8 => self.got_close = true,
+                            0x9 => {
+                                let k = 0x5a5a_5a5a;
+                                push_ws_header(&mut self.wbuf, 0x8A, p.len(), k);
+                                let s = self.wbuf.len();
+                                self.wbuf.extend_from_slice(p);
+                                mask(&mut self.wbuf[s..], k);
+                            }
+                            0xA => {}
+                            op => return Err(format!("conn {}: unexpected opcode {op}", self.id)),
+                        }
+                    }
+                }
+            }
+        })();
+        self.rbuf = rbuf;
+        self.rbuf.copy_within(pos..self.rlen, 0);
+        self.rlen -= pos;
+        res
+    }
+
+    /// Connecting -> Handshake: socket became writable.
+    fn on_connected(&mut self, proto: Proto, path: &str, size: usize, addr: SocketAddr) -> Res<bool> {
+        if let Ok(Some(e)) | Err(e) = self.sock.take_error() {
+            return Err(connect_err(e));
+        }
+        match self.sock.peer_addr() {
+            Ok(_) => {}
+            Err(e) if e.kind() == io::ErrorKind::NotConnected => return Ok(false),
+            Err(e) => return Err(connect_err(e)),
+        }
+        let _ = self.sock.set_nodelay(true);
+        match proto {
+            Proto::Ws => {
+                let req = format!(
+                    "GET {path} HTTP/1.1\r\nHost: {addr}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+                     Sec-WebSocket-Key: {KEY}\r\nSec-WebSocket-Version: 13\r\n\r\n"
+                );
+                self.wbuf.extend_from_slice(req.as_bytes());
+            }
+            Proto::Raw => {
+                let line = if path.starts_with("/chat") { format!("BCAST {size}\n") } else { "ECHO\n".into() };
+                self.wbuf.extend_from_slice(line.as_bytes());
+            }
+        }
+        self.st = St::Handshake;
+        self.flush()?;
+        Ok(true)
+    }
+
+    /// Handshake -> Open once the response is complete; leftover bytes stay.
+    fn on_handshake_readable(&mut self, proto: Proto) -> Res<bool> {
+        loop {
+            if self.rlen == self.rbuf.len() {
+                return Err("handshake response too large".into());
+            }
+            match self.sock.read(&mut self.rbuf[self.rlen..]) {
+                Ok(0) => return Err(format!("conn {}: closed during handshake", self.id)),
+                Ok(n) => self.rlen += n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(format!("conn {}: handshake read: {e}", self.id)),
+            }
+        }
+        let b = &self.rbuf[..self.rlen];
+        let end = match proto {
+            Proto::Raw => {
+                if b.len() < 3 {
+                    return Ok(false);
+                }
+                if &b[..3] != b"OK\n" {
+                    return Err(format!("raw handshake: got {:?}", String::from_utf8_lossy(&b[..3])));
+                }
+                3
+            }
+            Proto::Ws => {
+                let Some(i) = b.windows(4).position(|w| w == b"\r\n\r\n") else { return Ok(false) };
+                let head = String::from_utf8_lossy(&b[..i]);
+                let mut lines = head.split("\r\n");
+                let status = lines.next().unwrap_or("");
+                if !status.starts_with("HTTP/1.1 101") {
+                    return Err(format!("upgrade refused: {status:?}"));
+                }
+                let ok = lines.any(|l| {
+                    let mut kv = l.splitn(2, ':');
+                    kv.next().unwrap_or("").trim().eq_ignore_ascii_case("sec-websocket-accept")
+                        && kv.next().unwrap_or("").trim() == ACCEPT
+                });
+                if !ok {
+                    return Err("upgrade response without the right Sec-WebSocket-Accept".into());
+                }
+                i + 4
+            }
+        };
+        self.rbuf.copy_within(end..self.rlen, 0);
+        self.rlen -= end;
+        self.st = St::Open;
+        Ok(true)
+    }
+}
+
+fn connect_err(e: io::Error) -> String {
+    if e.raw_os_error() == Some(libc::EMFILE) || e.raw_os_error() == Some(libc::ENFILE) {
+        format!("fd limit reached (ulimit -n {}): {e}", raise_nofile())
+    } else if e.raw_os_error() == Some(libc::EADDRNOTAVAIL) {
+        format!("out of local ports: {e}")
+    } else {
+        format!("connect: {e}")
+    }
+}
+
+/// Open `n` upgraded connections (ids first_id..), at most `conc` handshakes at once.
+fn connect_all(poll: &mut Poll, o: &Opts, n: usize, path: &str, deadline: Instant) -> Res<Vec<Conn>> {
+    let rcap = (256 * 1024).max(4 * (o.size + 16));
+    let mut conns: Vec<Conn> = Vec::with_capacity(n);
+    let mut pending = 0usize;
+    let mut open = 0usize;
+    let mut events = Events::with_capacity(1024);
+    while open < n {
+        while conns.len() < n && pending < o.conc {
+            let i = conns.len();
+            conns.push(Conn::connect(poll, o.addr, i, i as u32, rcap)?);
+            pending += 1;
+        }
+        if Instant::now() > deadline {
+            return Err(format!("timeout connecting: {open}/{n} open"));
+        }
+        poll.poll(&mut events, Some(Duration::from_millis(50))).map_err(|e| e.to_string())?;
+        for ev in events.iter() {
+            let c = &mut conns[ev.token().0];
+            if c.st == St::Connecting && (ev.is_writable() || ev.is_error()) {
+                c.on_connected(o.proto, path, o.size, o.addr)?;
+            }
+            if c.st == St::Handshake && ev.is_writable() {
+                c.flush()?;
+            }
+            if c.st == St::Handshake && (ev.is_readable() || ev.is_read_closed()) {
+                if c.on_handshake_readable(o.proto)? {
+                    pending -= 1;
+                    open += 1;
+                }
+            }
+        }
+    }
+    Ok(conns)
+}
+
+// ---------------------------------------------------------------- measurement
+
+#[derive(Clone, Copy)]
+struct Snap {
+    t: Instant,
+    ops: u64,
+    srv: f64,
+    lg: f64,
+    sys_busy: f64,
+    steal: f64,
+}
+
+/// Busy and steal CPU seconds of the whole machine (all CPUs), from /proc/stat.
+fn sys_cpu() -> (f64, f64) {
+    let s = std::fs::read_to_string("/proc/stat").unwrap_or_default();
+    let Some(l) = s.lines().next() else { return (f64::NAN, f64::NAN) };
+    let v: Vec<u64> = l.split_whitespace().skip(1).filter_map(|x| x.parse().ok()).collect();
+    if v.len() < 8 {
+        return (f64::NAN, f64::NAN);
+    }
+    // user nice system idle iowait irq softirq steal
+    let busy = v[0] + v[1] + v[2] + v[5] + v[6];
+    (busy as f64 / clk_tck(), v[7] as f64 / clk_tck())
+}
+
+fn snap(o: &Opts, ops: u64) -> Snap {
+    let (sys_busy, steal) = sys_cpu();
+    Snap { t: Instant::now(), ops, srv: o.server_pid.and_then(proc_cpu).unwrap_or(f64::NAN), lg: self_cpu(), sys_busy, steal }
+}
+
+fn pct(v: &mut [u64], p: f64) -> f64 {
+    if v.is_empty() {
+        return f64::NAN;
+    }
+    v.sort_unstable();
+    let i = ((v.len() as f64 * p / 100.0) as usize).min(v.len() - 1);
+    v[i] as f64
+}
+
+fn jnum(x: f64) -> String {
+    if x.is_finite() {
+        format!("{x:.6}")
+    } else {
+        "null".into()
+    }
+}
+
+/// JSON object for one repetition between two snapshots.
+fn rep_json(a: &Snap, b: &Snap, bytes_per_op: f64, lat: &mut Vec<u64>) -> String {
+    let secs = (b.t - a.t).as_secs_f64();
+    let ops = (b.ops - a.ops) as f64;
+    let srv = b.srv - a.srv;
+    let lg = b.lg - a.lg;
+    let mut s = format!(
+        "{{\"secs\":{},\"ops\":{},\"rate\":{},\"mib_s\":{},\"server_cpu_s\":{},\"loadgen_cpu_s\":{},\
+         \"server_cpu_pct\":{},\"loadgen_cpu_pct\":{},\"server_ns_per_op\":{},\"loadgen_ns_per_op\":{}",
+        jnum(secs),
+        ops,
+        jnum(ops / secs),
+        jnum(ops * bytes_per_op / secs / 1048576.0),
+        jnum(srv),
+        jnum(lg),
+        jnum(100.0 * srv / secs),
+        jnum(100.0 * lg / secs),
+        jnum(srv * 1e9 / ops),
+        jnum(lg * 1e9 / ops)
+    );
+    // CPU used by everything else on the machine during the repetition (noise)
+    let other = (b.sys_busy - a.sys_busy) - srv - lg;
+    s += &format!(",\"other_cpu_pct\":{},\"steal_pct\":{}", jnum((100.0 * other / secs).max(0.0)), jnum(100.0 * (b.steal - a.steal) / secs));
+    if !lat.is_empty() {
+        let n = lat.len();
+        s += &format!(
+            ",\"lat_n\":{n},\"p50_us\":{},\"p99_us\":{},\"max_us\":{}",
+            jnum(pct(lat, 50.0) / 1e3),
+            jnum(pct(lat, 99.0) / 1e3),
+            jnum(pct(lat, 100.0) / 1e3)
+        );
+        lat.clear();
+    }
+    s + "}"
+}
+
+struct Phases {
+    marks: Vec<Instant>, // warm-up end, then end of each rep
+    next: usize,
+}
+
+impl Phases {
+    fn new(o: &Opts) -> Phases {
+        let t0 = Instant::now();
+        let mut marks = vec![t0 + Duration::from_secs_f64(o.warmup)];
+        for r in 1..=o.reps {
+            marks.push(marks[0] + Duration::from_secs_f64(o.rep_secs * r as f64));
+        }
+        Phases { marks, next: 0 }
+    }
+    /// Returns Some(index of the mark just crossed) when a boundary passed.
+    fn tick(&mut self, now: Instant) -> Option<usize> {
+        if self.next < self.marks.len() && now >= self.marks[self.next] {
+            self.next += 1;
+            Some(self.next - 1)
+        } else {
+            None
+        }
+    }
+    fn done(&self) -> bool {
+        self.next >= self.marks.len()
+    }
+    fn measuring(&self) -> bool {
+        self.next >= 1 && !self.done()
+    }
+}
+
+fn head_json(o: &Opts) -> String {
+    format!(
+        "{{\"scenario\":\"{}\",\"name\":\"{}\",\"server\":\"{}\",\"proto\":\"{:?}\",\"path\":\"{}\",\
+         \"conns\":{},\"inflight\":{},\"size\":{},\"window\":{},\"warmup_s\":{},\"rep_s\":{}",
+        o.scenario,
+        o.name,
+        o.label,
+        o.proto,
+        o.path,
+        o.conns,
+        o.inflight,
+        o.size,
+        o.window,
+        o.warmup,
+        o.rep_secs
+    )
+}
+
+// ---------------------------------------------------------------- scenarios
+
+fn run_echo(o: &Opts, deadline: Instant) -> Res<String> {
+    let mut poll = Poll::new().map_err(|e| e.to_string())?;
+    let mut conns = connect_all(&mut poll, o, o.conns, &o.path, deadline)?;
+    let mut gen = Gen::new(o.size);
+    let origin = Instant::now();
+    let ns = |t: Instant| (t - origin).as_nanos() as u64;
+    let mut total: u64 = 0;
+    let mut lat: Vec<u64> = Vec::new();
+    for c in conns.iter_mut() {
+        let now = ns(Instant::now());
+        for _ in 0..o.inflight {
+            gen.push(&mut c.wbuf, o.proto, c.sent, now, c.id);
+            c.sent += 1;
+        }
+        c.flush()?;
+    }
+    let mut ph = Phases::new(o);
+    let mut snaps: Vec<Snap> = Vec::new();
+    let mut reps: Vec<String> = Vec::new();
+    let mut events = Events::with_capacity(4096);
+    let mut sending = true;
+    let mut drain_deadline = None;
+    let (proto, size, want_lat) = (o.proto, o.size, o.lat);
+    loop {
+        poll.poll(&mut events, Some(Duration::from_millis(20))).map_err(|e| e.to_string())?;
+        for ev in events.iter() {
+            let c = &mut conns[ev.token().0];
+            c.rdhup = ev.is_read_closed();
+            if ev.is_readable() || ev.is_read_closed() {
+                let measuring = ph.measuring();
+                let now = ns(Instant::now());
+                c.read_msgs(proto, size, &mut |c, m| {
+                    let Ev::Data(p) = m else { return Err(format!("conn {}: text frame in echo", c.id)) };
+                    let stamp = gen.verify(p, c.recv, c.id)?;
+                    c.recv += 1;
+                    total += 1;
+                    if want_lat && measuring {
+                        lat.push(now.saturating_sub(stamp));
+                    }
+                    if sending {
+                        // stamp with a fresh clock only when latency matters (1 connection)
+                        let t = if want_lat { ns(Instant::now()) } else { now };
+                        gen.push(&mut c.wbuf, proto, c.sent, t, c.id);
+                        c.sent += 1;
+                    }
+                    Ok(())
+                })?;
+                if c.eof || c.got_close {
+                    return Err(format!("conn {}: server closed the connection", c.id));
+                }
+            }
+            c.flush()?;
+        }
+        let now = Instant::now();
+        if now > deadline {
+            return Err(format!("timeout (--max-secs {})", o.max_secs));
+        }
+        if let Some(i) = ph.tick(now) {
+            snaps.push(snap(o, total));
+            if i >= 1 {
+                reps.push(rep_json(&snaps[i - 1], &snaps[i], o.size as f64, &mut lat));
+            }
+            lat.clear();
+            if ph.done() {
+                sending = false;
+                drain_deadline = Some(now + Duration::from_secs(5));
+            }
+        }
+        if !sending {
+            let out: u64 = conns.iter().map(|c| c.sent - c.recv).sum();
+            if out == 0 {
+                break;
+            }
+            if now > drain_deadline.unwrap() {
+                return Err(format!("{out} echoes never came back"));
+            }
+        }
+    }
+    let verified = total;
+    for c in conns {
+        abort_close(c.sock);
+    }
+    Ok(format!("{},\"verified\":{verified},\"reps\":[{}]}}", head_json(o), reps.join(",")))
+}
+
+const RING: usize = 4096;
+
+fn run_bcast(o: &Opts, deadline: Instant) -> Res<String> {
+    let mut poll = Poll::new().map_err(|e| e.to_string())?;
+    let n = o.conns; // receivers; conn 0 is the sender (also a room member)
+    let mut conns = connect_all(&mut poll, o, n + 1, &o.path, deadline)?;
+    let members = (n + 1) as u32;
+    let mut gen = Gen::new(o.size);
+    let origin = Instant::now();
+    let ns = |t: Instant| (t - origin).as_nanos() as u64;
+    let mut events = Events::with_capacity(4096);
+    let (proto, size) = (o.proto, o.size);
+
+    let mut ring = vec![0u32; RING];
+    let mut completed: u64 = 0;
+    let mut deliveries: u64 = 0; // to receivers only (sender's own copy not counted)
+    let mut texts: u64 = 0;
+    let mut lat: Vec<u64> = Vec::new();
+    let mut window = o.window;
+    let mut sending = true;
+    let mut keep_lat = false;
+
+    // settle: let joins finish, swallow any text greetings
+    let settle_end = Instant::now() + Duration::from_secs_f64(o.settle);
+    // phases: settle, warmup + reps (window W), latency phase (window 1), drain
+    let mut ph: Option<Phases> = None;
+    let mut snaps: Vec<Snap> = Vec::new();
+    let mut reps: Vec<String> = Vec::new();
+    let mut lat_end: Option<Instant> = None;
+    let mut lat_json = String::from("null");
+    let mut lat_from = 0u64; // only messages with seq >= this are latency samples
+    let mut drain_deadline: Option<Instant> = None;
+    let max_lat_samples = 20000u64;
+    loop {
+        let now_i = Instant::now();
+        if ph.is_none() && now_i >= settle_end {
+            ph = Some(Phases::new(o));
+        }
+        if ph.is_some() && sending {
+            let s = &mut conns[0];
+            while s.sent - completed < window as u64 {
+                gen.push(&mut s.wbuf, proto, s.sent, ns(Instant::now()), 0);
+                s.sent += 1;
+            }
+            s.flush()?;
+        }
+        poll.poll(&mut events, Some(Duration::from_millis(20))).map_err(|e| e.to_string())?;
+        for ev in events.iter() {
+            let i = ev.token().0;
+            let c = &mut conns[i];
+            c.rdhup = ev.is_read_closed();
+            if ev.is_readable() || ev.is_read_closed() {
+                let now = ns(Instant::now());
+                c.read_msgs(proto, size, &mut |c, m| {
+                    let Ev::Data(p) = m else {
+                        texts += 1;
+                        return Ok(());
+                    };
+                    let seq = c.recv;
+                    let stamp = gen.verify(p, seq, 0)?;
+                    c.recv += 1;
+                    if i != 0 {
+                        deliveries += 1;
+                    }
+                    let slot = (seq as usize) % RING;
+                    ring[slot] += 1;
+                    if ring[slot] == members {
+                        ring[slot] = 0;
+                        if seq != completed {
+                            return Err(format!("message {seq} completed before {completed}"));
+                        }
+                        completed += 1;
+                        if keep_lat && seq >= lat_from {
+                            lat.push(now.saturating_sub(stamp));
+                        }
+                    }
+                    Ok(())
+                })?;
+                if c.eof || c.got_close {
+                    return Err(format!("conn {}: server closed the connection", c.id));
+                }
+            }
+            c.flush()?;
+        }
+        let now = Instant::now();
+        if now > deadline {
+            return Err(format!(
+                "timeout (--max-secs {}); completed {completed}/{} messages",
+                o.max_secs, conns[0].sent
+            ));
+        }
+        if let Some(p) = ph.as_mut() {
+            if let Some(i) = p.tick(now) {
+                snaps.push(snap(o, deliveries));
+                if i >= 1 {
+                    reps.push(rep_json(&snaps[i - 1], &snaps[i], o.size as f64, &mut lat));
+                }
+                lat.clear();
+                keep_lat = true; // latency under load (window W), per rep
+                if p.done() {
+                    // latency phase: one message at a time, send -> last receiver
+                    window = 1;
+                    lat_from = conns[0].sent;
+                    lat_end = Some(now + Duration::from_secs_f64(o.lat_secs));
+                }
+            }
+        }
+        if let Some(le) = lat_end {
+            if sending && (now >= le || lat.len() as u64 >= max_lat_samples) {
+                sending = false;
+                let k = lat.len();
+                lat_json = format!(
+                    "{{\"n\":{k},\"p50_us\":{},\"p99_us\":{},\"max_us\":{}}}",
+                    jnum(pct(&mut lat, 50.0) / 1e3),
+                    jnum(pct(&mut lat, 99.0) / 1e3),
+                    jnum(pct(&mut lat, 100.0) / 1e3)
+                );
+                drain_deadline = Some(now + Duration::from_secs(10));
+            }
+        }
+        if !sending {
+            if completed == conns[0].sent {
+                break;
+            }
+            if now > drain_deadline.unwrap() {
+                return Err(format!("{} messages never reached every receiver", conns[0].sent - completed));
+            }
+        }
+    }
+    for c in conns {
+        abort_close(c.sock);
+    }
+    Ok(format!(
+        "{},\"receivers\":{n},\"messages\":{completed},\"text_frames\":{texts},\"reps\":[{}],\"single_latency\":{lat_json}}}",
+        head_json(o),
+        reps.join(",")
+    ))
+}
+
+fn run_idle(o: &Opts, deadline: Instant) -> Res<String> {
+    let pid = o.server_pid.ok_or("idle needs --server-pid")?;
+    let nofile = raise_nofile();
+    let mut poll = Poll::new().map_err(|e| e.to_string())?;
+    std::thread::sleep(Duration::from_millis(200));
+    let before = proc_rss_kb(pid).ok_or("cannot read server VmRSS")?;
+    let t = Instant::now();
+    let mut conns = connect_all(&mut poll, o, o.conns, &o.path, deadline)?;
+    let connect_secs = t.elapsed().as_secs_f64();
+    // settle, making sure the server says nothing to idle connections
+    let mut events = Events::with_capacity(1024);
+    let settle_end = Instant::now() + Duration::from_secs_f64(o.settle);
+    while Instant::now() < settle_end {
+        poll.poll(&mut events, Some(Duration::from_millis(50))).map_err(|e| e.to_string())?;
+        for ev in events.iter() {
+            let c = &mut conns[ev.token().0];
+            c.rdhup = ev.is_read_closed();
+            c.read_msgs(o.proto, o.size, &mut |c, _| Err(format!("conn {}: idle connection got data", c.id)))?;
+            if c.eof {
+                return Err(format!("conn {}: server closed an idle connection", c.id));
+            }
+        }
+    }
+    let idle = proc_rss_kb(pid).ok_or("cannot read server VmRSS")?;
+    // liveness + correctness: one echo on every connection
+    let mut gen = Gen::new(o.size);
+    for c in conns.iter_mut() {
+        gen.push(&mut c.wbuf, o.proto, 0, 0, c.id);
+        c.sent = 1;
+        c.flush()?;
+    }
+    let mut left = conns.len();
+    let echo_deadline = Instant::now() + Duration::from_secs(20);
+    while left > 0 {
+        if Instant::now() > echo_deadline.min(deadline) {
+            return Err(format!("{left} idle connections did not echo"));
+        }
+        poll.poll(&mut events, Some(Duration::from_millis(50))).map_err(|e| e.to_string())?;
+        for ev in events.iter() {
+            let c = &mut conns[ev.token().0];
+            c.rdhup = ev.is_read_closed();
+            let before_recv = c.recv;
+            c.read_msgs(o.proto, o.size, &mut |c, m| {
+                let Ev::Data(p) = m else { return Err("text frame".into()) };
+                gen.verify(p, c.recv, c.id)?;
+                c.recv += 1;
+                Ok(())
+            })?;
+            if c.recv > 1 {
+                return Err("extra echo".into());
+            }
+            if c.recv == 1 && before_recv == 0 {
+                left -= 1;
+            }
+            c.flush()?;
+        }
+    }
+    std::thread::sleep(Duration::from_millis(100));
+    let after_echo = proc_rss_kb(pid).unwrap_or(0);
+    let n = conns.len();
+    for c in conns {
+        abort_close(c.sock);
+    }
+    let per = (idle as f64 - before as f64) * 1024.0 / n as f64;
+    let per_echo = (after_echo as f64 - before as f64) * 1024.0 / n as f64;
+    Ok(format!(
+        "{},\"nofile\":{nofile},\"connect_s\":{},\"rss_before_kb\":{before},\"rss_idle_kb\":{idle},\
+         \"rss_after_echo_kb\":{after_echo},\"bytes_per_conn\":{},\"bytes_per_conn_after_echo\":{},\"reps\":[]}}",
+        head_json(o),
+        jnum(connect_secs),
+        jnum(per),
+        jnum(per_echo)
+    ))
+}
+
+fn run_upgrade(o: &Opts, deadline: Instant) -> Res<String> {
+    let mut poll = Poll::new().map_err(|e| e.to_string())?;
+    let rcap = 4096;
+    let mut slots: Vec<Conn> = Vec::with_capacity(o.conns);
+    let mut next_id: u32 = 0;
+    for i in 0..o.conns {
+        slots.push(Conn::connect(&poll, o.addr, i, next_id, rcap)?);
+        next_id += 1;
+    }
+    let mut done: u64 = 0;
+    let mut ph = Phases::new(o);
+    let mut snaps: Vec<Snap> = Vec::new();
+    let mut reps: Vec<String> = Vec::new();
+    let mut events = Events::with_capacity(1024);
+    let mut stopping = false;
+    let mut lat: Vec<u64> = Vec::new();
+    let cycle_timeout = Duration::from_secs(5);
+    let mut active = o.conns;
+    loop {
+        poll.poll(&mut events, Some(Duration::from_millis(20))).map_err(|e| e.to_string())?;
+        for ev in events.iter() {
+            let i = ev.token().0;
+            let c = &mut slots[i];
+            c.rdhup = ev.is_read_closed();
+            if c.st == St::Connecting && (ev.is_writable() || ev.is_error()) {
+                if !c.on_connected(o.proto, &o.path, o.size, o.addr)? {
+                    continue;
+                }
+            }
+            if c.st == St::Handshake && (ev.is_readable() || ev.is_read_closed()) {
+                if c.on_handshake_readable(o.proto)? {
+                    match o.proto {
+                        Proto::Ws => {
+                            // masked close frame, status 1000
+                            let k = 0x1234_5678;
+                            push_ws_header(&mut c.wbuf, 0x88, 2, k);
+                            let s = c.wbuf.len();
+                            c.wbuf.extend_from_slice(&1000u16.to_be_bytes());
+                            mask(&mut c.wbuf[s..], k);
+                            c.flush()?;
+                        }
+                        Proto::Raw => {
+                            c.sock.shutdown(Shutdown::Write).map_err(|e| format!("shutdown: {e}"))?;
+                        }
+                    }
+                    c.st = St::Closing;
+                }
+            }
+            if c.st == St::Closing && (ev.is_readable() || ev.is_read_closed()) {
+                c.read_msgs(o.proto, o.size, &mut |c, _| Err(format!("conn {}: data after close", c.id)))?;
+                if c.eof {
+                    if o.proto == Proto::Ws && !c.got_close {
+                        return Err(format!("conn {}: TCP closed without a close frame", c.id));
+                    }
+                    if ph.measuring() {
+                        lat.push(c.started.elapsed().as_nanos() as u64);
+                    }
+                    done += 1;
+                    if stopping {
+                        active -= 1;
+                        // leave the finished socket in place; it is closed (EOF seen)
+                        c.st = St::Open;
+                    } else {
+                        let old = std::mem::replace(c, Conn::connect(&poll, o.addr, i, next_id, rcap)?);
+                        next_id += 1;
+                        drop(old);
+                    }
+                }
+            }
+            if c.st != St::Connecting {
+                c.flush()?;
+            }
+        }
+        let now = Instant::now();
+        if now > deadline {
+            return Err(format!("timeout (--max-secs {})", o.max_secs));
+        }
+        for c in slots.iter() {
+            if c.st != St::Open && now - c.started > cycle_timeout {
+                return Err(format!("conn {}: upgrade cycle stuck in {:?} for 5 s", c.id, c.st));
+            }
+        }
+        if let Some(i) = ph.tick(now) {
+            snaps.push(snap(o, done));
+            if i >= 1 {
+                reps.push(rep_json(&snaps[i - 1], &snaps[i], 0.0, &mut lat));
+            }
+            lat.clear();
+            if ph.done() {
+                stopping = true;
+            }
+        }
+        if stopping && active == 0 {
+            break;
+        }
+    }
+    Ok(format!("{},\"cycles\":{done},\"reps\":[{}]}}", head_json(o), reps.join(",")))
+}
+
+fn main() {
+    let o = match Opts::parse() {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("loadgen: {e}");
+            std::process::exit(2);
+        }
+    };
+    raise_nofile();
+    let deadline = Instant::now() + Duration::from_secs_f64(o.max_secs);
+    let r = match o.scenario.as_str() {
+        "echo" => run_echo(&o, deadline),
+        "bcast" => run_bcast(&o, deadline),
+        "idle" => run_idle(&o, deadline),
+        "upgrade" => run_upgrade(&o, deadline),
+        s => Err(format!("unknown scenario {s}\n{}", usage())),
+    };
+    match r {
+        Ok(j) => {
+            println!("{j}");
+            eprintln!("loadgen {} {} ok", o.name, o.label);
+        }
+        Err(e) => {
+            eprintln!("loadgen {} {}: FAILED: {e}", o.name, o.label);
+            std::process::exit(1);
+        }
+    }
+}

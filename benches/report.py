@@ -1,0 +1,379 @@
+#!/usr/bin/env python3
+"""Turn benches/results/raw.jsonl (one JSON line per loadgen run) into REPORT.md
+and a hand-written SVG chart. Standard library only, no network.
+
+usage: report.py raw.jsonl REPORT.md chart.svg
+"""
+import datetime
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+
+SERVERS = ["wsloop", "tokio-tungstenite", "node-ws", "raw"]
+PEERS = ["wsloop", "tokio-tungstenite", "node-ws"]
+COLORS = {"wsloop": "#d1495b", "tokio-tungstenite": "#00798c", "node-ws": "#edae49"}
+
+
+def load(path):
+    runs, meta = {}, {}
+    for line in open(path):
+        line = line.strip()
+        if not line:
+            continue
+        d = json.loads(line)
+        if d.get("meta"):
+            meta = d
+            continue
+        runs.setdefault((d["name"], d["server"]), []).append(d)
+    return runs, meta
+
+
+def med(v):
+    v = [x for x in v if x is not None]
+    return (statistics.median(v), min(v), max(v)) if v else None
+
+
+def fmt(x, unit=""):
+    if x is None:
+        return "–"
+    a = abs(x)
+    if a >= 1e6:
+        s = f"{x / 1e6:.2f} M"
+    elif a >= 1e4:
+        s = f"{x / 1e3:.1f} k"
+    elif a >= 100:
+        s = f"{x:.0f}"
+    elif a >= 10:
+        s = f"{x:.1f}"
+    else:
+        s = f"{x:.2f}"
+    return (s + unit).replace("  ", " ")
+
+
+def fmt_mm(t, unit=""):
+    if t is None:
+        return "–"
+    m, lo, hi = t
+    return f"**{fmt(m, unit)}** ({fmt(lo)}–{fmt(hi)})"
+
+
+class Stat:
+    """Medians (and min-max) of one (scenario, server)."""
+
+    def __init__(self, runs):
+        self.error = None
+        ok = [r for r in runs if "error" not in r]
+        if not ok:
+            self.error = runs[0]["error"] if runs else "not run"
+            return
+        self.runs = ok
+        reps = [rep for r in ok for rep in r.get("reps", [])]
+        self.reps = reps
+
+        def col(k):
+            return med([rep.get(k) for rep in reps])
+
+        self.rate = col("rate")
+        self.mib = col("mib_s")
+        self.ns = col("server_ns_per_op")
+        self.srv_pct = col("server_cpu_pct")
+        self.lg_pct = col("loadgen_cpu_pct")
+        self.other = col("other_cpu_pct")
+        self.lg_ns = col("loadgen_ns_per_op")
+        self.p50 = col("p50_us")
+        self.p99 = col("p99_us")
+        sl = [r.get("single_latency") for r in ok if r.get("single_latency")]
+        self.sl50 = med([s.get("p50_us") for s in sl])
+        self.sl99 = med([s.get("p99_us") for s in sl])
+        self.bpc = med([r.get("bytes_per_conn") for r in ok if "bytes_per_conn" in r])
+        self.bpc_echo = med([r.get("bytes_per_conn_after_echo") for r in ok if "bytes_per_conn" in r])
+
+
+def m(t):
+    return t[0] if t else None
+
+
+def ratio(a, b):
+    if a is None or b is None or b == 0:
+        return None
+    return a / b
+
+
+# scenario name, title, main metric attr, unit, higher-is-better, target (op, value), chart label
+SCEN = [
+    ("echo64", "Echo, 100 conns × 16 in flight, 64 B", "rate", "msg/s", True, (">=", 0.90), "echo 64 B"),
+    ("pingpong", "Echo ping-pong, 1 conn, 64 B (round trip)", "p50", "µs p50", False, ("<=", 1.05), "ping-pong p50"),
+    ("echo16k", "Echo, 100 conns × 4 in flight, 16 KiB", "mib", "MiB/s", True, (">=", 0.85), "echo 16 KiB"),
+    ("bcast100", "Broadcast 1 → 100 receivers, 64 B", "rate", "deliveries/s", True, None, "bcast 100"),
+    ("bcast1000", "Broadcast 1 → 1,000 receivers, 64 B", "rate", "deliveries/s", True, (">=", 0.90), "bcast 1k"),
+    ("bcast10000", "Broadcast 1 → 10,000 receivers, 64 B", "rate", "deliveries/s", True, None, "bcast 10k"),
+    ("upgrades", "Upgrades/s (connect + handshake + close; raw: TCP accept + line + close)", "rate", "/s", True, (">=", 0.75), "upgrades"),
+]
+
+
+def verdict(v, target):
+    if v is None or target is None:
+        return ""
+    op, lim = target
+    ok = v >= lim if op == ">=" else v <= lim
+    return "**pass**" if ok else "**MISS**"
+
+
+def machine():
+    cpu = "?"
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    nproc = os.cpu_count()
+    try:
+        nproc = int(subprocess.check_output(["nproc"], text=True).strip())
+    except Exception:
+        pass
+    mem = "?"
+    try:
+        for line in open("/proc/meminfo"):
+            if line.startswith("MemTotal"):
+                mem = f"{int(line.split()[1]) / 1048576:.1f} GiB"
+    except OSError:
+        pass
+    return cpu, nproc, platform.release(), mem
+
+
+def git_rev(path):
+    try:
+        return subprocess.check_output(["git", "-C", path, "rev-parse", "--short", "HEAD"], text=True,
+                                       stderr=subprocess.DEVNULL).strip()
+    except Exception:
+        return "?"
+
+
+def main():
+    src, out_md, out_svg = sys.argv[1:4]
+    runs, meta = load(src)
+    st = {}
+    for (name, srv), rs in runs.items():
+        st[(name, srv)] = Stat(rs)
+
+    def S(name, srv):
+        return st.get((name, srv)) or Stat([])
+
+    cpu, nproc, kernel, mem = machine()
+    L = []
+    L.append("# wsloop benchmark report\n")
+    L.append(f"Generated {datetime.datetime.now().strftime('%Y-%m-%d %H:%M')} by `benches/run` "
+             f"(wsloop commit `{git_rev(os.path.join(os.path.dirname(os.path.abspath(src)), '..', '..'))}`).  ")
+    L.append(f"Machine: `nproc` = {nproc}, CPU: {cpu}, kernel {kernel}, memory {mem}; "
+             f"ulimit -n {meta.get('nofile', '?')}, {meta.get('ports', '?')} local ports.  ")
+    L.append("Server pinned to CPU 0 (`taskset -c 0`), load generator to CPU 1 (`taskset -c 1`); "
+             "all traffic on 127.0.0.1. Each figure: **median** (min–max) of 3 repetitions of 2 s after a 1 s "
+             "warm-up, each server started fresh for each scenario. Server CPU = utime+stime of the whole server "
+             "process (/proc/PID/stat, all threads) over the repetition; *ns/op* = server CPU ÷ operations. "
+             "Load generator CPU is reported next to it: near 100 % means the load generator, not the server, "
+             "was the limit for that row. *other CPU* = CPU used by every other process on the machine during "
+             "the repetitions (from /proc/stat): well above a few % means the run was disturbed. Ratios are to the raw-TCP ceiling measured in the same run.\n")
+
+    # ---- targets summary (wsloop)
+    W, RAW = "wsloop", "raw"
+    tgt_rows = []
+
+    def add_tgt(label, v, target, detail):
+        tgt_rows.append(f"| {label} | {'≥' if target[0] == '>=' else '≤'} {target[1]}{'×' if label.find('idle') < 0 else ' B/conn'} "
+                        f"| {fmt(v) + ('×' if label.find('idle') < 0 else ' B') if v is not None else '–'} | {detail} | "
+                        f"{verdict(v, target) if v is not None else 'not measured'} |")
+
+    w, r = S("echo64", W), S("echo64", RAW)
+    if not w.error and not r.error:
+        add_tgt("echo 64 B msg/s vs raw", ratio(m(w.rate), m(r.rate)), (">=", 0.90),
+                f"{fmt(m(w.rate))} vs {fmt(m(r.rate))} msg/s")
+        add_tgt("echo server ns/msg vs raw", ratio(m(w.ns), m(r.ns)), ("<=", 1.1),
+                f"{fmt(m(w.ns))} vs {fmt(m(r.ns))} ns")
+    else:
+        add_tgt("echo 64 B msg/s vs raw", None, (">=", 0.90), w.error or r.error)
+    w, r = S("bcast1000", W), S("bcast1000", RAW)
+    add_tgt("broadcast 1→1k deliveries/s vs raw", None if (w.error or r.error) else ratio(m(w.rate), m(r.rate)),
+            (">=", 0.90), w.error or r.error or f"{fmt(m(w.rate))} vs {fmt(m(r.rate))} /s")
+    w, r = S("echo16k", W), S("echo16k", RAW)
+    add_tgt("echo 16 KiB MiB/s vs raw", None if (w.error or r.error) else ratio(m(w.mib), m(r.mib)),
+            (">=", 0.85), w.error or r.error or f"{fmt(m(w.mib))} vs {fmt(m(r.mib))} MiB/s")
+    w, r = S("pingpong", W), S("pingpong", RAW)
+    add_tgt("ping-pong p50 vs raw", None if (w.error or r.error) else ratio(m(w.p50), m(r.p50)),
+            ("<=", 1.05), w.error or r.error or f"{fmt(m(w.p50))} vs {fmt(m(r.p50))} µs")
+    for n in (100, 1000, 10000):
+        w = S(f"idle{n}", W)
+        add_tgt(f"idle RSS at {n:,} conns", None if w.error else m(w.bpc), ("<=", 200),
+                w.error or f"{fmt(m(w.bpc))} B/conn (raw TCP peer: {fmt(m(S(f'idle{n}', RAW).bpc))})")
+    w, r = S("upgrades", W), S("upgrades", RAW)
+    add_tgt("upgrades/s vs raw TCP accepts/s", None if (w.error or r.error) else ratio(m(w.rate), m(r.rate)),
+            (">=", 0.75), w.error or r.error or f"{fmt(m(w.rate))} vs {fmt(m(r.rate))} /s")
+    L.append("## wsloop against the targets\n")
+    L.append("| target | goal | measured | detail | |")
+    L.append("|---|---|---|---|---|")
+    L += tgt_rows
+    L.append("")
+
+    # ---- per-scenario tables
+    L.append("## All scenarios\n")
+    for name, title, attr, unit, hib, target, _ in SCEN:
+        L.append(f"### {title}\n")
+        lat_cols = name.startswith("bcast")
+        if name == "pingpong":
+            L.append("| server | p50 µs | p99 µs | round trips/s | server ns/op | server CPU | loadgen CPU | other CPU | p50 ratio to raw | target ≤1.05× |")
+            L.append("|---|---|---|---|---|---|---|---|---|---|")
+        elif lat_cols:
+            L.append("| server | deliveries/s | server ns/delivery | server CPU | loadgen CPU | other CPU | p50 send→last receiver, 1 msg at a time | same, window 32 | ratio to raw | "
+                     + ("target ≥0.90× |" if target else "|"))
+            L.append("|---|---|---|---|---|---|---|---|---|---|" if target else "|---|---|---|---|---|---|---|---|---|")
+        else:
+            tcol = f"target {'≥' if target[0] == '>=' else '≤'}{target[1]}× |" if target else "|"
+            L.append(f"| server | {unit} | server ns/op | server CPU | loadgen CPU | other CPU | ratio to raw | ns/op ratio | {tcol}")
+            L.append("|---|---|---|---|---|---|---|---|---|" if target else "|---|---|---|---|---|---|---|---|")
+        raw = S(name, RAW)
+        for srv in SERVERS:
+            s = S(name, srv)
+            if s.error:
+                L.append(f"| {srv} | failed / not run: {s.error} |" + " |" * (7 if not lat_cols else 7))
+                continue
+            rv = None if raw.error else ratio(m(getattr(s, attr)), m(getattr(raw, attr)))
+            nsr = None if raw.error else ratio(m(s.ns), m(raw.ns))
+            show_t = srv != RAW and target
+            if name == "pingpong":
+                L.append(f"| {srv} | {fmt_mm(s.p50)} | {fmt_mm(s.p99)} | {fmt(m(s.rate))} | {fmt(m(s.ns))} | "
+                         f"{fmt(m(s.srv_pct))} % | {fmt(m(s.lg_pct))} % | {fmt(m(s.other))} % | {fmt(rv)}× | {verdict(rv, target) if show_t else ''} |")
+            elif lat_cols:
+                L.append(f"| {srv} | {fmt_mm(s.rate)} | {fmt(m(s.ns))} | {fmt(m(s.srv_pct))} % | {fmt(m(s.lg_pct))} % | {fmt(m(s.other))} % | "
+                         f"{fmt(m(s.sl50))} µs (p99 {fmt(m(s.sl99))}) | {fmt(m(s.p50))} µs | {fmt(rv)}× |"
+                         + (f" {verdict(rv, target) if show_t else ''} |" if target else ""))
+            else:
+                extra = f" {verdict(rv, target) if show_t else ''} |" if target else ""
+                if name == "echo64" and srv != RAW:
+                    extra = f" {verdict(rv, target)} (ns/op: {verdict(nsr, ('<=', 1.1))}) |"
+                L.append(f"| {srv} | {fmt_mm(getattr(s, attr))} | {fmt(m(s.ns))} | {fmt(m(s.srv_pct))} % | "
+                         f"{fmt(m(s.lg_pct))} % | {fmt(m(s.other))} % | {fmt(rv)}× | {fmt(nsr)}× |{extra}")
+        L.append("")
+
+    L.append("### Idle connections: server RSS growth per connection (VmRSS, /proc/PID/status)\n")
+    L.append("Fresh server per measurement; RSS read before connecting and 0.5 s after the last upgrade "
+             "(connections open, no traffic); then every connection echoes one message (checked) and RSS is "
+             "read again. Median (min–max) of 3 fresh servers.\n")
+    L.append("| server | 100 conns | 1,000 conns | 10,000 conns | 10,000 after one echo each | target ≤200 B/conn |")
+    L.append("|---|---|---|---|---|---|")
+    for srv in SERVERS:
+        cells = []
+        for n in (100, 1000, 10000):
+            s = S(f"idle{n}", srv)
+            cells.append(f"failed: {s.error}" if s.error else fmt_mm(s.bpc, " B"))
+        s = S("idle10000", srv)
+        after = "–" if s.error else fmt(m(s.bpc_echo), " B")
+        t = "" if srv == RAW or s.error else verdict(m(s.bpc), ("<=", 200))
+        L.append(f"| {srv} | " + " | ".join(cells) + f" | {after} | {t} |")
+    L.append("")
+
+    L.append("## Notes\n")
+    L.append("- Load generator: `benches/loadgen`, one thread, mio, its own HTTP upgrade and masked framing, every "
+             "echo/delivery checked byte for byte and in order (a mismatch aborts the phase). Broadcast: 1 sender + N "
+             "receivers in the /chat room; at most 32 messages outstanding (a message is complete once every member, "
+             "the sender included, has it); deliveries/s counts receivers only. Latency is stamped in the payload.")
+    L.append("- raw = `benches/rawtcp`: the same single-thread mio loop with no HTTP and no framing "
+             "(a mode line, then a plain byte echo / fixed 64-byte broadcast records). For upgrades it measures "
+             "connect + one line + `OK` + close (TCP accepts/s).")
+    L.append("- tokio-tungstenite: `benches/tt-server`, current_thread runtime (one thread), library defaults "
+             "(its default 128 KiB read buffer per connection dominates its idle RSS). node-ws: `benches/node`, "
+             "`ws` with defaults, perMessageDeflate off.")
+    L.append("- On loopback much of the TCP work (the receive path of the peer) is charged to the *sending* CPU, "
+             "so server ns/op includes part of the load generator's receive path and vice versa; comparisons "
+             "between servers are fair because the load generator is the same. Rows where the load generator "
+             "runs at ≈100 % CPU understate the server (for raw TCP, the ceiling itself is then partly "
+             "load-generator bound, which makes ratios to raw look better than they are).")
+    errs = [(k, r) for k, rs in runs.items() for r in rs if "error" in r]
+    if errs:
+        L.append("- Phases that failed or were skipped in this run:")
+        for (name, srv), r in errs:
+            L.append(f"  - {name} / {srv}: {r['error']}")
+    L.append("")
+    L.append(f"Raw per-repetition data: `benches/results/raw.jsonl`. Chart: `chart.svg`.\n")
+    L.append("![ratio to raw TCP](chart.svg)\n")
+    open(out_md, "w").write("\n".join(L))
+
+    # ---- chart: grouped bars of ratio-to-raw, higher is better
+    groups = []
+    for name, title, attr, unit, hib, target, short in SCEN:
+        raw = S(name, RAW)
+        vals = {}
+        for srv in PEERS:
+            s = S(name, srv)
+            if s.error or raw.error:
+                vals[srv] = None
+            elif hib:
+                vals[srv] = ratio(m(getattr(s, attr)), m(getattr(raw, attr)))
+            else:
+                vals[srv] = ratio(m(getattr(raw, attr)), m(getattr(s, attr)))  # raw p50 / p50
+        tline = None
+        if target:
+            tline = target[1] if hib else 1 / target[1]
+        groups.append((short + ("" if hib else " (raw÷x)"), vals, tline))
+    write_svg(out_svg, groups, f"{cpu}, {nproc} CPUs, kernel {kernel}")
+
+
+def write_svg(path, groups, sub):
+    W, H = 900, 430
+    left, right, top, bottom = 60, 20, 60, 90
+    pw, ph = W - left - right, H - top - bottom
+    vmax = max([1.2] + [v for _, vals, _ in groups for v in vals.values() if v is not None])
+    vmax = min(vmax, 3.0)
+    y = lambda v: top + ph - min(v, vmax) / vmax * ph
+    gw = pw / len(groups)
+    bw = gw * 0.8 / len(PEERS)
+    o = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{W}" height="{H}" viewBox="0 0 {W} {H}" '
+         f'font-family="sans-serif" font-size="12">',
+         f'<rect width="{W}" height="{H}" fill="white"/>',
+         f'<text x="{W / 2}" y="22" text-anchor="middle" font-size="16" font-weight="bold">'
+         f'Throughput relative to the raw-TCP ceiling, same run (higher is better)</text>',
+         f'<text x="{W / 2}" y="40" text-anchor="middle" fill="#555">{esc(sub)}; black tick = target</text>']
+    step = 0.2 if vmax <= 1.6 else 0.5
+    v = 0.0
+    while v <= vmax + 1e-9:
+        o.append(f'<line x1="{left}" x2="{W - right}" y1="{y(v):.1f}" y2="{y(v):.1f}" stroke="#ddd"/>')
+        o.append(f'<text x="{left - 6}" y="{y(v) + 4:.1f}" text-anchor="end">{v:.1f}×</text>')
+        v += step
+    o.append(f'<line x1="{left}" x2="{W - right}" y1="{y(1):.1f}" y2="{y(1):.1f}" stroke="#333" '
+             f'stroke-dasharray="5,4"/>')
+    for gi, (label, vals, tline) in enumerate(groups):
+        gx = left + gi * gw + gw * 0.1
+        for si, srv in enumerate(PEERS):
+            val = vals.get(srv)
+            x = gx + si * bw
+            if val is None:
+                o.append(f'<text x="{x + bw / 2:.1f}" y="{top + ph - 4}" text-anchor="middle" font-size="10">n/a</text>')
+                continue
+            o.append(f'<rect x="{x:.1f}" y="{y(val):.1f}" width="{bw - 2:.1f}" height="{top + ph - y(val):.1f}" '
+                     f'fill="{COLORS[srv]}"><title>{srv} {label}: {val:.2f}×</title></rect>')
+            o.append(f'<text x="{x + bw / 2 - 1:.1f}" y="{y(val) - 3:.1f}" text-anchor="middle" font-size="10">'
+                     f'{val:.2f}</text>')
+        if tline is not None:
+            o.append(f'<line x1="{gx - 2:.1f}" x2="{gx + bw * len(PEERS):.1f}" y1="{y(tline):.1f}" '
+                     f'y2="{y(tline):.1f}" stroke="black" stroke-width="2"/>')
+        o.append(f'<text x="{gx + bw * len(PEERS) / 2:.1f}" y="{top + ph + 18}" text-anchor="middle">'
+                 f'{esc(label)}</text>')
+    lx = left
+    for srv in PEERS:
+        o.append(f'<rect x="{lx}" y="{H - 30}" width="14" height="14" fill="{COLORS[srv]}"/>')
+        o.append(f'<text x="{lx + 20}" y="{H - 19}">{srv}</text>')
+        lx += 170
+    o.append(f'<text x="{W - right}" y="{H - 19}" text-anchor="end" fill="#555">1.0× = raw TCP (dashed)</text>')
+    o.append("</svg>")
+    open(path, "w").write("\n".join(o) + "\n")
+
+
+def esc(s):
+    return str(s).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+if __name__ == "__main__":
+    main()
