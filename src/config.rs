@@ -52,6 +52,16 @@ impl Default for Config {
     }
 }
 
+impl Config {
+    /// The backlog past which a client is dropped: --max-backlog, but never
+    /// less than one whole largest message (an echo of a 16 MiB message
+    /// queues 16 MiB at once, and that is not a client falling behind).
+    pub fn backlog_limit(&self) -> usize {
+        let one_message = usize::try_from(self.max_message).unwrap_or(usize::MAX);
+        self.max_backlog.max(one_message.saturating_add(64 * 1024))
+    }
+}
+
 pub const USAGE: &str = "\
 wsloop — a WebSocket server (RFC 6455) in one poll loop
 
@@ -70,7 +80,8 @@ usage: wsloop [options]
   --close-timeout SECS      wait for the client's close reply (default 5)
   --max-connections N       more get 503 (default 10000)
   --max-backlog BYTES       unsent bytes a client may fall behind before it is dropped
-                            (default 8388608 = 8 MiB)
+                            (default 8388608 = 8 MiB; never less than --max-message
+                            + 64 KiB, so one whole message always fits)
   --allow-origin URL        accept only upgrades from this Origin (repeatable);
                             others get 403 (default: any origin)
   -h, --help                this text
@@ -105,7 +116,9 @@ pub fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Command, Str
             "--operator" => config.operator = true,
             "--host" => {
                 let v = value()?;
-                config.host = v.parse().map_err(|_| format!("--host: not an IP address: {v}"))?;
+                config.host = v
+                    .parse()
+                    .map_err(|_| format!("--host: not an IP address: {v}"))?;
             }
             "--port" => config.port = number(&flag, &value()?)?,
             "--max-message" => {
@@ -182,7 +195,14 @@ mod tests {
 
     #[test]
     fn flags_with_space_or_equals() {
-        let c = parse(&["--port", "0", "--max-message=1024", "--push-interval", "100-200"]).unwrap();
+        let c = parse(&[
+            "--port",
+            "0",
+            "--max-message=1024",
+            "--push-interval",
+            "100-200",
+        ])
+        .unwrap();
         assert_eq!(c.port, 0);
         assert_eq!(c.max_message, 1024);
         assert_eq!(c.push_interval.1, Duration::from_millis(200));

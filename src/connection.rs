@@ -163,7 +163,10 @@ impl Connection {
             return self.refuse(key, &HandshakeError::MethodNotAllowed, ctx);
         }
         let status = http::write_static(&mut self.out, req.path(), req.method == "HEAD");
-        info!("#{} {} {} {} {}", self.id, self.peer, req.method, req.target, status);
+        info!(
+            "#{} {} {} {} {}",
+            self.id, self.peer, req.method, req.target, status
+        );
         self.finish(key, ctx);
     }
 
@@ -198,12 +201,17 @@ impl Connection {
             "#{} handshake: {} {} key={} accept={}",
             self.id, req.method, req.target, upgrade.key, accept
         );
-        self.out.append(|buf| handshake::write_switching_protocols(buf, &accept, protocol));
+        self.out
+            .append(|buf| handshake::write_switching_protocols(buf, &accept, protocol));
         self.phase = Phase::Open;
         self.deadline = None;
         info!("#{} connected from {} ({})", self.id, self.peer, req.path());
-        ctx.timers
-            .schedule(ctx.now + ctx.config.idle_timeout, TimerKind::Idle, key, self.id);
+        ctx.timers.schedule(
+            ctx.now + ctx.config.idle_timeout,
+            TimerKind::Idle,
+            key,
+            self.id,
+        );
         routes::on_open(self, key, path, protocol.is_some(), head, upgrade.key, ctx);
         Ok(())
     }
@@ -222,7 +230,9 @@ impl Connection {
             Some(reader) => reader,
             None => &mut local,
         };
-        reader.observe_frames = matches!(self.route, Route::Inspect);
+        // Frame events feed the inspector and the `RUST_LOG=trace` frame log.
+        reader.observe_frames =
+            matches!(self.route, Route::Inspect) || log::log_enabled!(log::Level::Trace);
         let max = ctx.config.max_message;
         let result = reader.feed(data, max, &mut |event| self.on_event(key, event, ctx));
         if boxed.is_none() && !local.is_idle() {
@@ -237,17 +247,25 @@ impl Connection {
     fn on_event(&mut self, key: usize, event: Event<'_>, ctx: &mut Ctx) -> Flow {
         match event {
             Event::Frame { header, payload } => {
-                routes::inspect::on_frame(self, &header, payload);
+                trace!(
+                    "< #{} {} {} masked len={} {}",
+                    self.id,
+                    if header.fin { "FIN" } else { "---" },
+                    header.opcode.name(),
+                    header.payload_len,
+                    first_bytes(payload)
+                );
+                if self.route == Route::Inspect {
+                    routes::inspect::on_frame(self, &header, payload);
+                }
             }
             Event::Message { opcode, payload } => {
-                trace!("#{} < {} {} bytes", self.id, opcode.name(), payload.len());
                 // §7.1.2: after sending a close, data is no longer processed.
                 if self.phase == Phase::Open {
                     routes::on_message(self, key, opcode, payload, ctx);
                 }
             }
             Event::Ping(payload) => {
-                trace!("#{} < ping {} bytes", self.id, payload.len());
                 // §5.5.2: answer with a pong carrying the same payload.
                 if self.phase == Phase::Open {
                     self.send(Opcode::Pong, payload);
@@ -255,11 +273,11 @@ impl Connection {
             }
             Event::Pong(payload) => {
                 // §5.5.3: an unsolicited pong needs no answer.
-                trace!("#{} < pong {} bytes", self.id, payload.len());
+                let _ = payload;
                 self.ping_sent = None;
             }
             Event::Close { code, reason } => {
-                trace!("#{} < close {:?} {:?}", self.id, code, reason);
+                debug!("#{} close received: {:?} {:?}", self.id, code, reason);
                 if self.phase == Phase::Open {
                     // §5.5.1: answer with a close, echoing the status code.
                     let reply = code.map_or(Vec::new(), |c| c.to_be_bytes().to_vec());
@@ -279,8 +297,15 @@ impl Connection {
 
     /// Queues one FIN frame.
     pub fn send(&mut self, opcode: Opcode, payload: &[u8]) {
-        trace!("#{} > {} {} bytes", self.id, opcode.name(), payload.len());
-        self.out.append(|buf| frame::encode_frame(buf, opcode, payload));
+        trace!(
+            "> #{} FIN {} unmasked len={} {}",
+            self.id,
+            opcode.name(),
+            payload.len(),
+            first_bytes(payload)
+        );
+        self.out
+            .append(|buf| frame::encode_frame(buf, opcode, payload));
     }
 
     /// _Fail the WebSocket Connection_ (§7.1.7): send the close code and
@@ -296,7 +321,8 @@ impl Connection {
         );
         if self.phase.reads_frames() {
             let reason = err.to_string();
-            self.out.append(|buf| frame::encode_close(buf, code, &reason));
+            self.out
+                .append(|buf| frame::encode_close(buf, code, &reason));
         }
         self.close_code = Some(code);
         self.finish(key, ctx);
@@ -307,7 +333,8 @@ impl Connection {
     pub fn start_close(&mut self, key: usize, code: u16, reason: &str, ctx: &mut Ctx) {
         match self.phase {
             Phase::Open => {
-                self.out.append(|buf| frame::encode_close(buf, code, reason));
+                self.out
+                    .append(|buf| frame::encode_close(buf, code, reason));
                 self.phase = Phase::Closing;
                 self.close_code = Some(code);
                 self.set_deadline(key, ctx.now + ctx.config.close_timeout, ctx);
@@ -333,6 +360,17 @@ impl Connection {
     pub fn set_deadline(&mut self, key: usize, at: Instant, ctx: &mut Ctx) {
         self.deadline = Some(at);
         ctx.timers.schedule(at, TimerKind::Phase, key, self.id);
+    }
+}
+
+/// The first bytes of a payload for the frame log: text when printable,
+/// else hex.
+fn first_bytes(payload: &[u8]) -> String {
+    let shown = &payload[..payload.len().min(16)];
+    let more = if payload.len() > 16 { "…" } else { "" };
+    match std::str::from_utf8(shown) {
+        Ok(text) if !text.chars().any(char::is_control) => format!("{text:?}{more}"),
+        _ => format!("{}{more}", routes::inspect::hex(shown)),
     }
 }
 

@@ -309,7 +309,11 @@ mod tests {
     fn s5_2_header_needs_more_bytes_until_complete() {
         let frame = masked_frame(0x82, &[7u8; 300], [1, 2, 3, 4]);
         for cut in 0..8 {
-            assert_eq!(FrameHeader::parse(&frame[..cut]).unwrap(), None, "cut {cut}");
+            assert_eq!(
+                FrameHeader::parse(&frame[..cut]).unwrap(),
+                None,
+                "cut {cut}"
+            );
         }
         let h = FrameHeader::parse(&frame[..8]).unwrap().unwrap();
         assert_eq!(h.payload_len, 300);

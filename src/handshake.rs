@@ -153,7 +153,9 @@ pub fn validate_upgrade<'a>(req: &Request<'a>) -> Result<Upgrade<'a>, HandshakeE
         _ => return Err(HandshakeError::BadRequest("missing Host header")),
     }
     if !req.has_token("upgrade", "websocket") {
-        return Err(HandshakeError::BadRequest("Upgrade header must be websocket"));
+        return Err(HandshakeError::BadRequest(
+            "Upgrade header must be websocket",
+        ));
     }
     if !req.has_token("connection", "upgrade") {
         return Err(HandshakeError::BadRequest(
@@ -351,7 +353,12 @@ mod tests {
 
     #[test]
     fn s4_1_key_must_be_base64_of_16_bytes() {
-        for bad in ["", "abc", "dGhlIHNhbXBsZSBub25j", "!!!!!!!!!!!!!!!!!!!!!!=="] {
+        for bad in [
+            "",
+            "abc",
+            "dGhlIHNhbXBsZSBub25j",
+            "!!!!!!!!!!!!!!!!!!!!!!==",
+        ] {
             assert!(
                 matches!(
                     check(&with("dGhlIHNhbXBsZSBub25jZQ==", bad)),
@@ -387,7 +394,10 @@ mod tests {
             "GET / HTTP/1.1\r\n: empty-name\r\n\r\n",
         ] {
             assert!(
-                matches!(Request::parse(head.as_bytes()), Err(HandshakeError::BadRequest(_))),
+                matches!(
+                    Request::parse(head.as_bytes()),
+                    Err(HandshakeError::BadRequest(_))
+                ),
                 "{head:?}"
             );
         }

@@ -7,10 +7,26 @@ use crate::outqueue::OutQueue;
 
 /// The page's files: path, content type, bytes.
 const FILES: [(&str, &str, &[u8]); 4] = [
-    ("/", "text/html; charset=utf-8", include_bytes!("../web/index.html")),
-    ("/index.html", "text/html; charset=utf-8", include_bytes!("../web/index.html")),
-    ("/app.js", "text/javascript; charset=utf-8", include_bytes!("../web/app.js")),
-    ("/style.css", "text/css; charset=utf-8", include_bytes!("../web/style.css")),
+    (
+        "/",
+        "text/html; charset=utf-8",
+        include_bytes!("../web/index.html"),
+    ),
+    (
+        "/index.html",
+        "text/html; charset=utf-8",
+        include_bytes!("../web/index.html"),
+    ),
+    (
+        "/app.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../web/app.js"),
+    ),
+    (
+        "/style.css",
+        "text/css; charset=utf-8",
+        include_bytes!("../web/style.css"),
+    ),
 ];
 
 /// Looks up a page file by request path.
@@ -39,7 +55,11 @@ pub fn write_static(out: &mut OutQueue, path: &str, head_only: bool) -> u16 {
             buf.extend_from_slice(body);
         }
     });
-    if static_file(path).is_some() { 200 } else { 404 }
+    if static_file(path).is_some() {
+        200
+    } else {
+        404
+    }
 }
 
 #[cfg(test)]
@@ -49,9 +69,21 @@ mod tests {
     #[test]
     fn only_listed_files_are_served() {
         assert!(static_file("/").is_some());
-        assert_eq!(static_file("/app.js").unwrap().0, "text/javascript; charset=utf-8");
-        assert_eq!(static_file("/style.css").unwrap().0, "text/css; charset=utf-8");
-        for bad in ["/../Cargo.toml", "/web/index.html", "/app.js/", "//app.js", "/etc/passwd"] {
+        assert_eq!(
+            static_file("/app.js").unwrap().0,
+            "text/javascript; charset=utf-8"
+        );
+        assert_eq!(
+            static_file("/style.css").unwrap().0,
+            "text/css; charset=utf-8"
+        );
+        for bad in [
+            "/../Cargo.toml",
+            "/web/index.html",
+            "/app.js/",
+            "//app.js",
+            "/etc/passwd",
+        ] {
             assert!(static_file(bad).is_none(), "{bad}");
         }
     }

@@ -24,7 +24,10 @@ fn main() -> ExitCode {
     let mut server = match Server::bind(config.clone()) {
         Ok(server) => server,
         Err(e) => {
-            eprintln!("wsloop: cannot listen on {}:{}: {e}", config.host, config.port);
+            eprintln!(
+                "wsloop: cannot listen on {}:{}: {e}",
+                config.host, config.port
+            );
             return ExitCode::from(2);
         }
     };

@@ -22,11 +22,17 @@ pub enum Event<'a> {
         payload: &'a [u8],
     },
     /// A whole data message. Text payloads are valid UTF-8.
-    Message { opcode: Opcode, payload: &'a [u8] },
+    Message {
+        opcode: Opcode,
+        payload: &'a [u8],
+    },
     Ping(&'a [u8]),
     Pong(&'a [u8]),
     /// A valid close frame (§5.5.1). `code` is `None` for an empty payload.
-    Close { code: Option<u16>, reason: &'a str },
+    Close {
+        code: Option<u16>,
+        reason: &'a str,
+    },
 }
 
 /// Whether the reader should go on with the bytes after an event.
@@ -107,10 +113,7 @@ impl FrameReader {
 
     /// Parses the next header, joining it with bytes kept from the last
     /// read. Returns the header and how many bytes of `data` it used.
-    fn take_header(
-        &mut self,
-        data: &[u8],
-    ) -> Result<Option<(FrameHeader, usize)>, ProtocolError> {
+    fn take_header(&mut self, data: &[u8]) -> Result<Option<(FrameHeader, usize)>, ProtocolError> {
         if self.header_len == 0 {
             if let Some(header) = FrameHeader::parse(data)? {
                 return Ok(Some((header, header.header_len)));
@@ -407,7 +410,10 @@ mod tests {
         assert!(result.is_ok());
         assert_eq!(events.len(), 100);
         for (i, e) in events.iter().enumerate() {
-            assert_eq!(e, &Owned::Message(Opcode::Binary, (i as u32).to_be_bytes().to_vec()));
+            assert_eq!(
+                e,
+                &Owned::Message(Opcode::Binary, (i as u32).to_be_bytes().to_vec())
+            );
         }
     }
 
@@ -481,21 +487,38 @@ mod tests {
 
     #[test]
     fn s5_5_1_close_payloads() {
-        assert_eq!(parse_close(&[]), Ok(Event::Close { code: None, reason: "" }));
+        assert_eq!(
+            parse_close(&[]),
+            Ok(Event::Close {
+                code: None,
+                reason: ""
+            })
+        );
         assert_eq!(parse_close(&[3]), Err(ProtocolError::CloseTooShort));
         assert_eq!(
             parse_close(&[0x03, 0xE8, b'o', b'k']),
-            Ok(Event::Close { code: Some(1000), reason: "ok" })
+            Ok(Event::Close {
+                code: Some(1000),
+                reason: "ok"
+            })
         );
-        assert_eq!(parse_close(&[0x03, 0xE8, 0xFF]), Err(ProtocolError::InvalidUtf8));
+        assert_eq!(
+            parse_close(&[0x03, 0xE8, 0xFF]),
+            Err(ProtocolError::InvalidUtf8)
+        );
     }
 
     #[test]
     fn s7_4_close_codes_valid_and_invalid() {
-        for code in [1000u16, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 3000, 3999, 4000, 4999] {
+        for code in [
+            1000u16, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 3000, 3999, 4000, 4999,
+        ] {
             assert!(parse_close(&code.to_be_bytes()).is_ok(), "{code}");
         }
-        for code in [0u16, 999, 1004, 1005, 1006, 1012, 1013, 1014, 1015, 1016, 1100, 2000, 2999, 5000, 65535] {
+        for code in [
+            0u16, 999, 1004, 1005, 1006, 1012, 1013, 1014, 1015, 1016, 1100, 2000, 2999, 5000,
+            65535,
+        ] {
             assert_eq!(
                 parse_close(&code.to_be_bytes()),
                 Err(ProtocolError::InvalidCloseCode(code)),

@@ -125,14 +125,26 @@ mod tests {
 
     #[test]
     fn console_lines() {
-        assert_eq!(parse("hello there\n"), Ok(Command::ReplyLast("hello there".into())));
-        assert_eq!(parse("@3 hi"), Ok(Command::ReplyTo(Target::Id(3), "hi".into())));
+        assert_eq!(
+            parse("hello there\n"),
+            Ok(Command::ReplyLast("hello there".into()))
+        );
+        assert_eq!(
+            parse("@3 hi"),
+            Ok(Command::ReplyTo(Target::Id(3), "hi".into()))
+        );
         assert_eq!(
             parse("@alice hi you"),
-            Ok(Command::ReplyTo(Target::Name("alice".into()), "hi you".into()))
+            Ok(Command::ReplyTo(
+                Target::Name("alice".into()),
+                "hi you".into()
+            ))
         );
         assert_eq!(parse("/list"), Ok(Command::List));
-        assert_eq!(parse("/kick 4 too loud"), Ok(Command::Kick(4, "too loud".into())));
+        assert_eq!(
+            parse("/kick 4 too loud"),
+            Ok(Command::Kick(4, "too loud".into()))
+        );
         assert_eq!(parse("/kick 4"), Ok(Command::Kick(4, String::new())));
         assert_eq!(parse("/quit"), Ok(Command::Quit));
         assert_eq!(parse("   "), Ok(Command::Nothing));

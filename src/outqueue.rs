@@ -159,7 +159,11 @@ mod tests {
         q.append(|b| b.extend_from_slice(b"ij"));
         q.append(|b| b.extend_from_slice(b"k"));
         assert_eq!(q.len(), 11);
-        let mut w = Trickle { got: Vec::new(), cap: 2, calls_left: 3 };
+        let mut w = Trickle {
+            got: Vec::new(),
+            cap: 2,
+            calls_left: 3,
+        };
         assert_eq!(q.write_to(&mut w).unwrap(), Flushed::WouldBlock);
         // The default write_vectored writes the first non-empty slice only:
         // "ab", "c", "de".

@@ -32,7 +32,7 @@ use crate::error::{HandshakeError, close_code};
 use crate::frame::{self, Opcode};
 use crate::operator::{self, Command, Input, Target};
 use crate::outqueue::Flushed;
-use crate::routes::{self, Ctx, Route, Rng, chat::Rooms};
+use crate::routes::{self, Ctx, Rng, Route, chat::Rooms};
 use crate::timers::{TimerKind, Timers};
 
 const LISTENER: Token = Token(usize::MAX - 1);
@@ -122,7 +122,10 @@ impl Server {
             .register(&mut signals, SIGNALS, Interest::READABLE)?;
         let (console, waker) = if config.operator {
             let waker = Arc::new(Waker::new(poll.registry(), CONSOLE)?);
-            (Some(operator::spawn_stdin_reader(waker.clone())?), Some(waker))
+            (
+                Some(operator::spawn_stdin_reader(waker.clone())?),
+                Some(waker),
+            )
         } else {
             (None, None)
         };
@@ -216,7 +219,9 @@ impl Server {
                     warn!("accept failed: {e}; pausing accepts for {ACCEPT_BACKOFF:?}");
                     self.accepting = false;
                     let at = self.shared.now + ACCEPT_BACKOFF;
-                    self.shared.timers.schedule(at, TimerKind::AcceptRetry, 0, 0);
+                    self.shared
+                        .timers
+                        .schedule(at, TimerKind::AcceptRetry, 0, 0);
                     return;
                 }
             };
@@ -385,10 +390,11 @@ impl Server {
             }
             Ok(Flushed::WouldBlock) => {
                 let backlog = client.conn.out.len();
-                if backlog > self.shared.config.max_backlog {
+                let limit = self.shared.config.backlog_limit();
+                if backlog > limit {
                     warn!(
-                        "#{} dropped: {} bytes queued, over --max-backlog {} (client not reading)",
-                        client.conn.id, backlog, self.shared.config.max_backlog
+                        "#{} dropped: {} bytes queued, over the backlog limit {} (client not reading)",
+                        client.conn.id, backlog, limit
                     );
                     return self.remove(key);
                 }
@@ -414,7 +420,12 @@ impl Server {
         let conn = &client.conn;
         if conn.route != Route::None {
             let code = conn.close_code.unwrap_or(1006);
-            info!("#{} closed ({} {})", conn.id, code, close_code::meaning(code));
+            info!(
+                "#{} closed ({} {})",
+                conn.id,
+                code,
+                close_code::meaning(code)
+            );
             let mut ctx = self.shared.ctx();
             routes::on_close(conn, key, &mut ctx);
         }
@@ -482,7 +493,8 @@ impl Server {
                 } else {
                     conn.send(Opcode::Ping, b"wsloop");
                     conn.ping_sent = Some(ctx.now);
-                    ctx.timers.schedule(ctx.now + idle, TimerKind::Idle, key, id);
+                    ctx.timers
+                        .schedule(ctx.now + idle, TimerKind::Idle, key, id);
                 }
             }
             TimerKind::Push if conn.phase == Phase::Open && conn.route == Route::Guest => {
@@ -514,9 +526,12 @@ impl Server {
         for key in keys {
             if let Some(client) = self.clients.get_mut(key) {
                 let mut ctx = self.shared.ctx();
-                client
-                    .conn
-                    .start_close(key, close_code::GOING_AWAY, "server shutting down", &mut ctx);
+                client.conn.start_close(
+                    key,
+                    close_code::GOING_AWAY,
+                    "server shutting down",
+                    &mut ctx,
+                );
             }
             self.mark_dirty(key);
         }
@@ -559,20 +574,27 @@ impl Server {
                 for (_, c) in &self.clients {
                     let conn = &c.conn;
                     let route = match conn.route {
-                        Route::Chat { room } => {
-                            self.shared.rooms.get(room).map_or("chat".into(), |r| format!("chat/{}", r.name))
-                        }
+                        Route::Chat { room } => self
+                            .shared
+                            .rooms
+                            .get(room)
+                            .map_or("chat".into(), |r| format!("chat/{}", r.name)),
                         other => format!("{other:?}").to_lowercase(),
                     };
                     let secs = self.shared.now.duration_since(conn.connected_at).as_secs();
-                    println!("#{} {} {} connected {}s ({:?})", conn.id, conn.peer, route, secs, conn.phase);
+                    println!(
+                        "#{} {} {} connected {}s ({:?})",
+                        conn.id, conn.peer, route, secs, conn.phase
+                    );
                 }
             }
             Command::Kick(id, reason) => match self.find_client(&Target::Id(id)) {
                 Some(key) => {
                     if let Some(client) = self.clients.get_mut(key) {
                         let mut ctx = self.shared.ctx();
-                        client.conn.start_close(key, close_code::NORMAL, &reason, &mut ctx);
+                        client
+                            .conn
+                            .start_close(key, close_code::NORMAL, &reason, &mut ctx);
                     }
                     self.mark_dirty(key);
                     println!("kicked #{id}");

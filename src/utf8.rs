@@ -112,11 +112,11 @@ mod tests {
     #[test]
     fn s8_1_invalid_sequences_rejected() {
         for bad in [
-            &[0xC0, 0x80][..],      // overlong
-            &[0xED, 0xA0, 0x80],    // surrogate
-            &[0xFF],                // never valid
-            &[0xC3, 0x28],          // bad continuation
-            &[0x80],                // lone continuation
+            &[0xC0, 0x80][..],   // overlong
+            &[0xED, 0xA0, 0x80], // surrogate
+            &[0xFF],             // never valid
+            &[0xC3, 0x28],       // bad continuation
+            &[0x80],             // lone continuation
         ] {
             for split in 1..=bad.len() {
                 assert_eq!(feed_split(bad, split), Err(InvalidUtf8), "{bad:x?} {split}");

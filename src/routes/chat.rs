@@ -239,7 +239,12 @@ pub fn on_message(
                            "time": ctx.clock.hms(), "private": false});
         ctx.rooms.queue_v1(index, &event);
     }
-    info!("#{} sent {} bytes to {} clients", conn.id, payload.len(), receivers);
+    info!(
+        "#{} sent {} bytes to {} clients",
+        conn.id,
+        payload.len(),
+        receivers
+    );
 }
 
 /// How the operator console names a plain member: its address, and the
@@ -312,7 +317,11 @@ fn on_v1_message(
     };
     let my_name = me.name.clone();
     if kind != "hello" && my_name.is_none() {
-        return error(conn, "say hello first: {\"type\":\"hello\",\"name\":\"…\"}", id);
+        return error(
+            conn,
+            "say hello first: {\"type\":\"hello\",\"name\":\"…\"}",
+            id,
+        );
     }
     match kind {
         "hello" => hello(conn, key, index, &msg, id, ctx),
@@ -345,7 +354,14 @@ fn on_v1_message(
     }
 }
 
-fn hello(conn: &mut Connection, key: usize, index: usize, msg: &Value, id: Option<&Value>, ctx: &mut Ctx) {
+fn hello(
+    conn: &mut Connection,
+    key: usize,
+    index: usize,
+    msg: &Value,
+    id: Option<&Value>,
+    ctx: &mut Ctx,
+) {
     let Some(name) = msg.get("name").and_then(Value::as_str) else {
         return error(conn, "missing field: name", id);
     };
@@ -426,13 +442,23 @@ fn say(
     let event = json!({"type": "message", "seq": seq, "from": from, "text": text,
                        "time": ctx.clock.hms(), "private": false});
     ctx.rooms.queue_v1(index, &event);
-    if ctx.rooms.get(index).is_some_and(|r| r.members.iter().any(|m| !m.v1)) {
+    if ctx
+        .rooms
+        .get(index)
+        .is_some_and(|r| r.members.iter().any(|m| !m.v1))
+    {
         ctx.rooms
             .queue_plain(index, Opcode::Text, format!("{from}: {text}").as_bytes());
     }
     let ack = json!({"type": "ack", "id": id, "seq": seq, "delivered": delivered});
     direct(ctx, key, conn.id, &ack);
-    info!("#{} ({}) sent {} bytes to {} clients", conn.id, from, text.len(), delivered + 1);
+    info!(
+        "#{} ({}) sent {} bytes to {} clients",
+        conn.id,
+        from,
+        text.len(),
+        delivered + 1
+    );
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -460,7 +486,11 @@ fn whisper(
         direct(ctx, tkey, tid, &event);
     } else {
         let mut buf = Vec::new();
-        frame::encode_frame(&mut buf, Opcode::Text, format!("{from} (private): {text}").as_bytes());
+        frame::encode_frame(
+            &mut buf,
+            Opcode::Text,
+            format!("{from} (private): {text}").as_bytes(),
+        );
         ctx.direct.push((tkey, tid, Rc::from(buf)));
     }
     if tkey != key {
@@ -498,7 +528,10 @@ mod tests {
         let d = rooms.take_deliveries();
         assert_eq!(d.len(), 1);
         assert_eq!(d[0].members.len(), 2);
-        assert_eq!(&d[0].plain.as_deref().unwrap()[..], b"\x81\x03one\x81\x03two");
+        assert_eq!(
+            &d[0].plain.as_deref().unwrap()[..],
+            b"\x81\x03one\x81\x03two"
+        );
         assert!(rooms.take_deliveries().is_empty());
         rooms.leave(other, 3);
         assert!(rooms.get(other).is_none());

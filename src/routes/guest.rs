@@ -44,7 +44,9 @@ fn push(conn: &mut Connection, ctx: &mut Ctx) {
 
 fn schedule_next(conn: &Connection, key: usize, ctx: &mut Ctx) {
     let (lo, hi) = ctx.config.push_interval;
-    let ms = ctx.rng.between(lo.as_millis() as u64, hi.as_millis() as u64);
+    let ms = ctx
+        .rng
+        .between(lo.as_millis() as u64, hi.as_millis() as u64);
     let at = ctx.now + std::time::Duration::from_millis(ms);
     ctx.timers.schedule(at, TimerKind::Push, key, conn.id);
 }

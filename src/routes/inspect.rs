@@ -48,9 +48,8 @@ pub fn frame_report(header: &FrameHeader, payload: &[u8]) -> serde_json::Value {
         Opcode::Close if shown.len() > 2 => Some(String::from_utf8_lossy(&shown[2..]).into_owned()),
         _ => None,
     };
-    let mut header_bytes = vec![
-        (u8::from(header.fin) << 7) | (header.rsv << 4) | header.opcode.bits(),
-    ];
+    let mut header_bytes =
+        vec![(u8::from(header.fin) << 7) | (header.rsv << 4) | header.opcode.bits()];
     let len = header.payload_len;
     match header.length_encoding {
         crate::frame::LengthEncoding::Bits7 => header_bytes.push(0x80 | len as u8),

@@ -49,7 +49,9 @@ pub enum Route {
     /// Not upgraded (yet).
     None,
     /// A chat room, by index in [`chat::Rooms`].
-    Chat { room: usize },
+    Chat {
+        room: usize,
+    },
     Echo,
     Guest,
     Upload,
@@ -99,8 +101,7 @@ impl<'a> RoutePath<'a> {
     pub fn select_protocol(&self, offered: &[&str]) -> Option<&'static str> {
         match self {
             RoutePath::Chat(_) => offered
-                .iter()
-                .any(|p| *p == chat::PROTOCOL_V1)
+                .contains(&chat::PROTOCOL_V1)
                 .then_some(chat::PROTOCOL_V1),
             _ => None,
         }
@@ -165,7 +166,8 @@ pub fn on_close(conn: &Connection, key: usize, ctx: &mut Ctx) {
 /// `label` names the speaker (`127.0.0.1:53412`, or `alice@lobby`).
 pub fn operator_input(conn: &Connection, label: String, payload: &[u8], ctx: &mut Ctx) {
     let text = String::from_utf8_lossy(payload);
-    ctx.console.push(format!("[#{} {}] {}", conn.id, label, text));
+    ctx.console
+        .push(format!("[#{} {}] {}", conn.id, label, text));
     *ctx.last_speaker = Some(conn.id);
 }
 
@@ -203,11 +205,23 @@ mod tests {
     fn paths_map_to_routes() {
         assert_eq!(RoutePath::parse("/"), Ok(RoutePath::Chat("lobby")));
         assert_eq!(RoutePath::parse("/chat"), Ok(RoutePath::Chat("lobby")));
-        assert_eq!(RoutePath::parse("/chat/rust-2"), Ok(RoutePath::Chat("rust-2")));
+        assert_eq!(
+            RoutePath::parse("/chat/rust-2"),
+            Ok(RoutePath::Chat("rust-2"))
+        );
         assert_eq!(RoutePath::parse("/echo"), Ok(RoutePath::Echo));
         assert_eq!(RoutePath::parse("/nope"), Err(HandshakeError::NotFound));
-        for bad in ["/chat/", "/chat/UPPER", "/chat/a b", "/chat/../x", &format!("/chat/{}", "a".repeat(33))] {
-            assert!(matches!(RoutePath::parse(bad), Err(HandshakeError::BadRequest(_))), "{bad}");
+        for bad in [
+            "/chat/",
+            "/chat/UPPER",
+            "/chat/a b",
+            "/chat/../x",
+            &format!("/chat/{}", "a".repeat(33)),
+        ] {
+            assert!(
+                matches!(RoutePath::parse(bad), Err(HandshakeError::BadRequest(_))),
+                "{bad}"
+            );
         }
     }
 
@@ -216,7 +230,10 @@ mod tests {
         let chat = RoutePath::Chat("lobby");
         assert_eq!(chat.select_protocol(&[]), None);
         assert_eq!(chat.select_protocol(&["mqtt", "soap"]), None);
-        assert_eq!(chat.select_protocol(&["mqtt", "wsloop.chat.v1"]), Some("wsloop.chat.v1"));
+        assert_eq!(
+            chat.select_protocol(&["mqtt", "wsloop.chat.v1"]),
+            Some("wsloop.chat.v1")
+        );
         assert_eq!(RoutePath::Echo.select_protocol(&["wsloop.chat.v1"]), None);
     }
 }

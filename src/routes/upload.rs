@@ -36,11 +36,21 @@ pub fn on_message(conn: &mut Connection, opcode: Opcode, payload: &[u8], ctx: &m
     }
     let reply = match save(&ctx.config.uploads, conn.id, payload) {
         Ok(path) => {
-            info!("#{} uploaded {} bytes to {}", conn.id, payload.len(), path.display());
+            info!(
+                "#{} uploaded {} bytes to {}",
+                conn.id,
+                payload.len(),
+                path.display()
+            );
             json!({"saved": path.display().to_string(), "bytes": payload.len()})
         }
         Err(e) => {
-            warn!("#{} upload of {} bytes failed: {}", conn.id, payload.len(), e);
+            warn!(
+                "#{} upload of {} bytes failed: {}",
+                conn.id,
+                payload.len(),
+                e
+            );
             json!({"error": format!("could not save the file: {e}")})
         }
     };
