@@ -529,7 +529,7 @@ mod tests {
         assert_eq!(d.len(), 1);
         assert_eq!(d[0].members.len(), 2);
         assert_eq!(
-            &d[0].plain.as_deref().unwrap()[..],
+            d[0].plain.as_deref().unwrap(),
             b"\x81\x03one\x81\x03two"
         );
         assert!(rooms.take_deliveries().is_empty());
