@@ -32,5 +32,11 @@ autobahn-update: ## re-record the baseline, then commit tests/autobahn/expected.
 browser: build  ## the web page in headless Chromium
 	tests/browser/run.sh
 
+FUZZ_SECONDS ?= 60
+fuzz:           ## each fuzz target for FUZZ_SECONDS (cargo-fuzz; RUSTC_BOOTSTRAP lets stable build it)
+	command -v cargo-fuzz >/dev/null || $(CARGO) install cargo-fuzz
+	cd fuzz && for t in handshake frames connection; do \
+	  RUSTC_BOOTSTRAP=1 $(CARGO) fuzz run $$t -- -max_total_time=$(FUZZ_SECONDS) || exit 1; done
+
 clean:
 	$(CARGO) clean

@@ -1,0 +1,70 @@
+//! A whole connection state machine — handshake, frames, routes, closing —
+//! driven by arbitrary input in arbitrary chunks, on every route. No
+//! socket: the same code the poll loop calls, fed bytes directly.
+#![no_main]
+
+use std::rc::Rc;
+use std::time::Instant;
+
+use libfuzzer_sys::fuzz_target;
+use wsloop::clock::Clock;
+use wsloop::config::Config;
+use wsloop::connection::{Connection, Phase};
+use wsloop::routes::{Ctx, Rng, chat::Rooms};
+use wsloop::timers::Timers;
+
+const PATHS: [&str; 6] = ["/chat", "/echo", "/guest", "/upload", "/inspect", "/chat/room-1"];
+const PROTOCOLS: [&str; 2] = ["", "Sec-WebSocket-Protocol: wsloop.chat.v1\r\n"];
+
+fuzz_target!(|data: &[u8]| {
+    let [route, chunk, rest @ ..] = data else {
+        return;
+    };
+    let path = PATHS[usize::from(*route) % PATHS.len()];
+    let protocol = PROTOCOLS[usize::from(*route / 8) % 2];
+    let mut input = format!(
+        "GET {path} HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n{protocol}\r\n"
+    )
+    .into_bytes();
+    // Odd route bytes send the fuzz input as the request itself.
+    if route & 1 == 1 {
+        input.clear();
+    }
+    input.extend_from_slice(rest);
+
+    let config = Config {
+        max_message: 1 << 16,
+        // An unwritable path: the upload error path runs, and no disk fills up.
+        uploads: "/dev/null/uploads".into(),
+        ..Config::default()
+    };
+    let mut timers = Timers::default();
+    let mut rooms = Rooms::default();
+    let mut direct: Vec<(usize, u64, Rc<[u8]>)> = Vec::new();
+    let mut console = Vec::new();
+    let mut rng = Rng::from_time();
+    let mut last_speaker = None;
+    let now = Instant::now();
+    let clock = Clock::local();
+    let mut conn = Connection::new(1, "127.0.0.1:1".parse().unwrap(), now);
+    for piece in input.chunks(usize::from(*chunk).max(1)) {
+        let mut ctx = Ctx {
+            config: &config,
+            now,
+            timers: &mut timers,
+            rooms: &mut rooms,
+            direct: &mut direct,
+            console: &mut console,
+            rng: &mut rng,
+            last_speaker: &mut last_speaker,
+            clock,
+        };
+        let mut piece = piece.to_vec();
+        conn.on_bytes(0, &mut piece, &mut ctx);
+        if conn.phase == Phase::Finishing {
+            break;
+        }
+    }
+    let _ = rooms.take_deliveries();
+});
