@@ -296,7 +296,11 @@ impl Server {
                 Ok(n) => {
                     let mut ctx = self.shared.ctx();
                     client.conn.on_bytes(key, &mut self.scratch[..n], &mut ctx);
-                    if !client.conn.out.is_empty() && !client.conn.dirty {
+                    // A close reply to our close leaves nothing queued but
+                    // still needs a flush: that is where our FIN goes out.
+                    let finishing =
+                        client.conn.phase == Phase::Finishing && !client.conn.write_shut;
+                    if (finishing || !client.conn.out.is_empty()) && !client.conn.dirty {
                         client.conn.dirty = true;
                         self.dirty.push(key);
                     }
