@@ -14,6 +14,9 @@ use super::Ctx;
 use crate::connection::Connection;
 use crate::frame::Opcode;
 
+/// Every extension [`sniff_extension`] gives.
+const EXTENSIONS: [&str; 5] = ["png", "jpg", "gif", "pdf", "bin"];
+
 /// The extension for a file, from its first bytes ("magic numbers").
 pub fn sniff_extension(data: &[u8]) -> &'static str {
     if data.starts_with(b"\x89PNG\r\n\x1a\n") {
@@ -61,10 +64,16 @@ pub fn on_message(conn: &mut Connection, opcode: Opcode, payload: &[u8], ctx: &m
 pub fn save(dir: &Path, conn_id: u64, data: &[u8]) -> io::Result<PathBuf> {
     fs::create_dir_all(dir)?;
     let ext = sniff_extension(data);
-    let path = (1..=10_000)
-        .map(|n| dir.join(format!("{conn_id}-{n}.{ext}")))
-        .find(|p| !p.exists())
+    // The counter counts a connection's uploads whatever their type
+    // (`3-1.png`, `3-2.pdf`), skipping numbers a file already has.
+    let n = (1..=10_000)
+        .find(|n| {
+            EXTENSIONS
+                .iter()
+                .all(|e| !dir.join(format!("{conn_id}-{n}.{e}")).exists())
+        })
         .ok_or_else(|| io::Error::other("too many uploads from this connection"))?;
+    let path = dir.join(format!("{conn_id}-{n}.{ext}"));
     let mut part = path.clone().into_os_string();
     part.push(".part");
     let part = PathBuf::from(part);
@@ -96,10 +105,16 @@ mod tests {
         let _ = fs::remove_dir_all(&dir);
         let a = save(&dir, 7, b"%PDF-a").unwrap();
         let b = save(&dir, 7, b"%PDF-b").unwrap();
+        let c = save(&dir, 7, b"GIF89a").unwrap();
         assert_eq!(a.file_name().unwrap(), "7-1.pdf");
         assert_eq!(b.file_name().unwrap(), "7-2.pdf");
+        assert_eq!(
+            c.file_name().unwrap(),
+            "7-3.gif",
+            "one counter for every type"
+        );
         assert_eq!(fs::read(&a).unwrap(), b"%PDF-a");
-        assert_eq!(fs::read_dir(&dir).unwrap().count(), 2);
+        assert_eq!(fs::read_dir(&dir).unwrap().count(), 3);
         fs::remove_dir_all(&dir).unwrap();
     }
 }
