@@ -21,6 +21,15 @@ pub enum Target {
     Name(String),
 }
 
+impl std::fmt::Display for Target {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Target::Id(id) => write!(f, "#{id}"),
+            Target::Name(name) => write!(f, "named {name}"),
+        }
+    }
+}
+
 /// One console line, parsed.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Command {

@@ -105,6 +105,7 @@ pub struct Server {
     console: Option<Receiver<Input>>,
     _waker: Option<Arc<Waker>>,
     accepting: bool,
+    started: Instant,
     /// Set when a shutdown began: stop once every client is gone.
     shutting_down: bool,
 }
@@ -129,13 +130,16 @@ impl Server {
         } else {
             (None, None)
         };
+        // Room for every allowed connection up front: untouched pages cost
+        // no memory, and the table is never copied while it grows.
+        let capacity = config.max_connections + REFUSAL_SLOTS;
         Ok(Server {
             poll,
             listener,
-            clients: Slab::new(),
+            clients: Slab::with_capacity(capacity),
             shared: Shared {
                 config,
-                timers: Timers::default(),
+                timers: Timers::with_capacity(capacity),
                 rooms: Rooms::default(),
                 direct: Vec::new(),
                 console: Vec::new(),
@@ -152,6 +156,7 @@ impl Server {
             console,
             _waker: waker,
             accepting: true,
+            started: Instant::now(),
             shutting_down: false,
         })
     }
@@ -249,13 +254,14 @@ impl Server {
         }
         let id = self.next_id;
         self.next_id += 1;
-        let mut conn = Connection::new(id, peer, self.shared.now);
+        let secs = self.shared.now.duration_since(self.started).as_secs() as u32;
+        let mut conn = Connection::new(id, peer, secs);
         let mut ctx = self.shared.ctx();
         if busy {
             conn.refuse(key, &HandshakeError::Busy, &mut ctx);
         } else {
             let at = ctx.now + ctx.config.handshake_timeout;
-            conn.set_deadline(key, at, &mut ctx);
+            ctx.timers.schedule(at, TimerKind::Handshake, key, id);
         }
         entry.insert(Client {
             socket,
@@ -431,7 +437,7 @@ impl Server {
                 close_code::meaning(code)
             );
             let mut ctx = self.shared.ctx();
-            routes::on_close(conn, key, &mut ctx);
+            routes::on_leave(conn, key, &mut ctx);
         }
         if self.shared.last_speaker == Some(conn.id) {
             self.shared.last_speaker = None;
@@ -452,14 +458,12 @@ impl Server {
                         self.remove(key);
                     }
                 }
-                TimerKind::Phase | TimerKind::Idle | TimerKind::Push => {
-                    self.connection_timer(timer.key, timer.conn_id, timer.kind, timer.at);
-                }
+                _ => self.connection_timer(timer.key as usize, timer.conn_id, timer.kind),
             }
         }
     }
 
-    fn connection_timer(&mut self, key: usize, id: u64, kind: TimerKind, at: Instant) {
+    fn connection_timer(&mut self, key: usize, id: u64, kind: TimerKind) {
         let Some(client) = self.clients.get_mut(key) else {
             return;
         };
@@ -467,41 +471,42 @@ impl Server {
         if conn.id != id {
             return;
         }
-        let mut ctx = self.shared.ctx();
-        match kind {
-            TimerKind::Phase if conn.deadline == Some(at) => {
-                match conn.phase {
-                    Phase::Handshaking => info!("#{} {} handshake timeout", conn.id, conn.peer),
-                    Phase::Closing => info!("#{} no close reply in time", conn.id),
-                    Phase::Open | Phase::Finishing => {}
-                }
+        // Timers are never cancelled; each checks that the phase it was set
+        // for is still the connection's phase.
+        match (kind, conn.phase) {
+            (TimerKind::Handshake, Phase::Handshaking) => {
+                info!("#{} {} handshake timeout", conn.id, conn.peer);
                 return self.remove(key);
             }
-            TimerKind::Idle if conn.phase == Phase::Open => {
-                let idle = ctx.config.idle_timeout;
-                if conn.last_read + idle > ctx.now {
-                    conn.ping_sent = None;
-                    ctx.timers
-                        .schedule(conn.last_read + idle, TimerKind::Idle, key, id);
-                } else if let Some(sent) = conn.ping_sent {
-                    if ctx.now >= sent + idle {
-                        info!("#{} silent and no pong: dropped", conn.id);
-                        conn.close_code = Some(close_code::GOING_AWAY);
-                        let mut out = Vec::new();
-                        frame::encode_close(&mut out, close_code::GOING_AWAY, "idle timeout");
-                        conn.out.push_shared(Rc::from(out));
-                        conn.finish(key, &mut ctx);
-                    } else {
-                        ctx.timers.schedule(sent + idle, TimerKind::Idle, key, id);
-                    }
-                } else {
+            (TimerKind::CloseReply, Phase::Closing) => {
+                info!("#{} no close reply in time", conn.id);
+                return self.remove(key);
+            }
+            (TimerKind::Linger, Phase::Finishing) => return self.remove(key),
+            (TimerKind::Handshake | TimerKind::Idle, Phase::Open) => {
+                let mut ctx = self.shared.ctx();
+                let next = ctx.now + ctx.config.idle_timeout;
+                if conn.seen {
+                    // Talked since the last check: alive, nothing to do.
+                    conn.seen = false;
+                    conn.ping_sent = false;
+                } else if !conn.ping_sent {
                     conn.send(Opcode::Ping, b"wsloop");
-                    conn.ping_sent = Some(ctx.now);
-                    ctx.timers
-                        .schedule(ctx.now + idle, TimerKind::Idle, key, id);
+                    conn.ping_sent = true;
+                } else {
+                    info!("#{} silent and no pong: dropped", conn.id);
+                    conn.close_code = Some(close_code::GOING_AWAY);
+                    conn.out.append(|buf| {
+                        frame::encode_close(buf, close_code::GOING_AWAY, "idle timeout")
+                    });
+                    conn.finish(key, &mut ctx);
+                }
+                if conn.phase == Phase::Open {
+                    ctx.timers.schedule(next, TimerKind::Idle, key, id);
                 }
             }
-            TimerKind::Push if conn.phase == Phase::Open && conn.route == Route::Guest => {
+            (TimerKind::Push, Phase::Open) if conn.route == Route::Guest => {
+                let mut ctx = self.shared.ctx();
                 routes::guest::on_timer(conn, key, &mut ctx);
             }
             _ => return,
@@ -581,18 +586,24 @@ impl Server {
                         Route::Chat { room } => self
                             .shared
                             .rooms
-                            .get(room)
+                            .get(room as usize)
                             .map_or("chat".into(), |r| format!("chat/{}", r.name)),
                         other => format!("{other:?}").to_lowercase(),
                     };
-                    let secs = self.shared.now.duration_since(conn.connected_at).as_secs();
+                    let uptime = self.shared.now.duration_since(self.started).as_secs() as u32;
+                    let secs = uptime.saturating_sub(conn.connected_secs);
                     println!(
                         "#{} {} {} connected {}s ({:?})",
                         conn.id, conn.peer, route, secs, conn.phase
                     );
                 }
             }
-            Command::Kick(id, reason) => match self.find_client(&Target::Id(id)) {
+            Command::Kick(id, reason) => match self
+                .clients
+                .iter()
+                .find(|(_, c)| c.conn.id == id && c.conn.phase == Phase::Open)
+                .map(|(k, _)| k)
+            {
                 Some(key) => {
                     if let Some(client) = self.clients.get_mut(key) {
                         let mut ctx = self.shared.ctx();
@@ -619,13 +630,20 @@ impl Server {
             Target::Id(id) => self
                 .clients
                 .iter()
-                .find(|(_, c)| c.conn.id == *id && c.conn.phase == Phase::Open)
+                // The console talks to chat clients only.
+                .find(|(_, c)| {
+                    c.conn.id == *id
+                        && c.conn.phase == Phase::Open
+                        && matches!(c.conn.route, Route::Chat { .. })
+                })
                 .map(|(k, _)| k),
+            // Open only, as for an id: a client in Closing has been sent
+            // its close frame and may get no data after it (§5.5.1).
             Target::Name(name) => self.clients.iter().find_map(|(k, c)| match c.conn.route {
-                Route::Chat { room } => self
+                Route::Chat { room } if c.conn.phase == Phase::Open => self
                     .shared
                     .rooms
-                    .get(room)?
+                    .get(room as usize)?
                     .members
                     .iter()
                     .any(|m| m.key == k && m.name.as_deref() == Some(name))
@@ -637,7 +655,7 @@ impl Server {
 
     fn reply_to(&mut self, target: &Target, text: &str) {
         let Some(key) = self.find_client(target) else {
-            return println!("error: no client {target:?}");
+            return println!("error: no chat client {target}");
         };
         let Some(client) = self.clients.get_mut(key) else {
             return;
@@ -646,7 +664,7 @@ impl Server {
             Route::Chat { room } => self
                 .shared
                 .rooms
-                .get(room)
+                .get(room as usize)
                 .and_then(|r| r.members.iter().find(|m| m.key == key))
                 .is_some_and(|m| m.v1),
             _ => false,

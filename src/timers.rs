@@ -13,9 +13,15 @@ use std::time::{Duration, Instant};
 /// What a deadline is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum TimerKind {
-    /// The connection's phase deadline: handshake, close reply or linger.
-    Phase,
-    /// Check whether an open connection has been silent too long.
+    /// --handshake-timeout: the upgrade must be done by then. If it is, the
+    /// same timer becomes the first idle check (one heap entry per
+    /// connection, not two: this is what an idle connection costs).
+    Handshake,
+    /// --close-timeout after the server sent its close.
+    CloseReply,
+    /// How long a finishing connection may take to flush and be closed.
+    Linger,
+    /// Has an open connection been silent since the last check?
     Idle,
     /// The next `/guest` push.
     Push,
@@ -28,9 +34,10 @@ pub enum TimerKind {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Timer {
     pub at: Instant,
-    pub kind: TimerKind,
-    pub key: usize,
     pub conn_id: u64,
+    /// The connection's slab key (u32: keeps the entry at 32 bytes).
+    pub key: u32,
+    pub kind: TimerKind,
 }
 
 #[derive(Debug, Default)]
@@ -39,12 +46,20 @@ pub struct Timers {
 }
 
 impl Timers {
+    /// Reserves room for `n` timers up front. Pages not yet touched cost no
+    /// memory, and the heap never has to be copied while it grows.
+    pub fn with_capacity(n: usize) -> Timers {
+        Timers {
+            heap: BinaryHeap::with_capacity(n),
+        }
+    }
+
     pub fn schedule(&mut self, at: Instant, kind: TimerKind, key: usize, conn_id: u64) {
         self.heap.push(Reverse(Timer {
             at,
-            kind,
-            key,
             conn_id,
+            key: key as u32,
+            kind,
         }));
     }
 
@@ -85,7 +100,7 @@ mod tests {
         let now = Instant::now();
         let mut t = Timers::default();
         t.schedule(now + Duration::from_millis(30), TimerKind::Idle, 1, 1);
-        t.schedule(now + Duration::from_millis(10), TimerKind::Phase, 2, 2);
+        t.schedule(now + Duration::from_millis(10), TimerKind::Handshake, 2, 2);
         t.schedule(now + Duration::from_millis(20), TimerKind::Push, 3, 3);
         assert_eq!(t.poll_timeout(now), Some(Duration::from_millis(10)));
         assert!(t.pop_due(now).is_none());

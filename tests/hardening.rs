@@ -418,8 +418,10 @@ fn idle_client_answering_pings_stays_and_a_mute_one_is_dropped() {
     eprintln!(
         "idle: {pings} pings answered in 1.5 s; mute client pinged at {ping_at:?}, cut at {eof_at:?}"
     );
+    // A check every 0.3 s; a silent client is pinged at the first check
+    // that finds it silent, so a polite one answers a ping every 0.6 s.
     assert!(
-        pings >= 3,
+        pings >= 2,
         "only {pings} pings in 1.5 s with --idle-timeout 0.3"
     );
     assert!(

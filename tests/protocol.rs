@@ -18,9 +18,18 @@ fn s4_2_2_accept_key_for_the_rfc_sample_key() {
     let mut s = tcp(&server);
     s.write_all(upgrade_request("/echo").as_bytes()).unwrap();
     let head = read_head(&mut s);
-    assert!(head.starts_with("HTTP/1.1 101 Switching Protocols\r\n"), "{head}");
-    assert!(head.contains("\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n"), "{head}");
-    assert!(head.to_ascii_lowercase().contains("\r\nupgrade: websocket\r\n"));
+    assert!(
+        head.starts_with("HTTP/1.1 101 Switching Protocols\r\n"),
+        "{head}"
+    );
+    assert!(
+        head.contains("\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n"),
+        "{head}"
+    );
+    assert!(
+        head.to_ascii_lowercase()
+            .contains("\r\nupgrade: websocket\r\n")
+    );
 }
 
 #[test]
@@ -64,17 +73,32 @@ fn s4_2_1_bad_upgrade_requests_get_400_with_a_reason() {
     let good = upgrade_request("/echo");
     for (what, request) in [
         ("method", replace(&good, "GET /echo", "POST /echo")),
-        ("version", replace(&good, "HTTP/1.1\r\nHost", "HTTP/1.0\r\nHost")),
+        (
+            "version",
+            replace(&good, "HTTP/1.1\r\nHost", "HTTP/1.0\r\nHost"),
+        ),
         ("host", replace(&good, "Host: 127.0.0.1\r\n", "")),
-        ("upgrade", replace(&good, "Upgrade: websocket", "Upgrade: h2c")),
-        ("connection", replace(&good, "Connection: Upgrade", "Connection: close")),
+        (
+            "upgrade",
+            replace(&good, "Upgrade: websocket", "Upgrade: h2c"),
+        ),
+        (
+            "connection",
+            replace(&good, "Connection: Upgrade", "Connection: close"),
+        ),
         ("key", replace(&good, KEY, "c2hvcnQ=")),
-        ("no key", replace(&good, &format!("Sec-WebSocket-Key: {KEY}\r\n"), "")),
+        (
+            "no key",
+            replace(&good, &format!("Sec-WebSocket-Key: {KEY}\r\n"), ""),
+        ),
     ] {
         let response = refused(&server, &request);
         assert!(response.starts_with("HTTP/1.1 400 "), "{what}: {response}");
         let body = response.split("\r\n\r\n").nth(1).unwrap_or("");
-        assert!(!body.trim().is_empty() && body.trim().lines().count() == 1, "{what}: one-line body: {body:?}");
+        assert!(
+            !body.trim().is_empty() && body.trim().lines().count() == 1,
+            "{what}: one-line body: {body:?}"
+        );
     }
     assert_still_serving(&server);
 }
@@ -87,7 +111,10 @@ fn s4_4_unsupported_version_gets_426_with_version_13() {
         &replace(&upgrade_request("/echo"), "Version: 13", "Version: 8"),
     );
     assert!(response.starts_with("HTTP/1.1 426 "), "{response}");
-    assert!(response.contains("\r\nSec-WebSocket-Version: 13\r\n"), "{response}");
+    assert!(
+        response.contains("\r\nSec-WebSocket-Version: 13\r\n"),
+        "{response}"
+    );
 }
 
 #[test]
@@ -153,11 +180,20 @@ fn s5_2_server_frames_use_the_shortest_length_encoding() {
     let server = Server::start(&[]);
     use std::io::Read;
     let mut s = raw_ws(&server, "/echo");
-    for (len, b1, extra) in [(125usize, 125u8, 0usize), (126, 126, 2), (65535, 126, 2), (65536, 127, 8)] {
+    for (len, b1, extra) in [
+        (125usize, 125u8, 0usize),
+        (126, 126, 2),
+        (65535, 126, 2),
+        (65536, 127, 8),
+    ] {
         s.write_all(&client_frame(0x82, &vec![1u8; len])).unwrap();
         let mut head = [0u8; 2];
         s.read_exact(&mut head).unwrap();
-        assert_eq!(head, [0x82, b1], "FIN + binary, unmasked, length code for {len}");
+        assert_eq!(
+            head,
+            [0x82, b1],
+            "FIN + binary, unmasked, length code for {len}"
+        );
         let mut rest = vec![0u8; extra + len];
         s.read_exact(&mut rest).unwrap();
     }
@@ -186,8 +222,16 @@ fn s5_4_fragmented_message_with_ping_between_fragments() {
     bytes.extend(client_frame(0x00, b"men"));
     bytes.extend(client_frame(0x80, b"ted"));
     s.write_all(&bytes).unwrap();
-    assert_eq!(read_frame(&mut s), (0x8A, b"mid".to_vec()), "pong first, same payload");
-    assert_eq!(read_frame(&mut s), (0x81, b"fragmented".to_vec()), "one FIN frame");
+    assert_eq!(
+        read_frame(&mut s),
+        (0x8A, b"mid".to_vec()),
+        "pong first, same payload"
+    );
+    assert_eq!(
+        read_frame(&mut s),
+        (0x81, b"fragmented".to_vec()),
+        "one FIN frame"
+    );
 }
 
 #[test]
@@ -347,7 +391,11 @@ fn s5_5_1_one_byte_close_payload_is_1002() {
 #[test]
 fn s5_5_1_close_reason_must_be_utf8() {
     let server = Server::start(&[]);
-    expect_failure(&server, &client_frame(0x88, &[0x03, 0xE8, 0xFF, 0xFE]), 1007);
+    expect_failure(
+        &server,
+        &client_frame(0x88, &[0x03, 0xE8, 0xFF, 0xFE]),
+        1007,
+    );
 }
 
 #[test]
@@ -395,7 +443,11 @@ fn chat_rooms_are_isolated() {
     lobby.send(Message::text("in lobby")).unwrap();
     assert_eq!(next_text(&mut lobby), "in lobby", "lobby sees only its own");
     r2.send(Message::text("second")).unwrap();
-    assert_eq!(next_text(&mut r1), "second", "rust room never saw the lobby");
+    assert_eq!(
+        next_text(&mut r1),
+        "second",
+        "rust room never saw the lobby"
+    );
 }
 
 #[test]

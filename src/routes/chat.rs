@@ -267,6 +267,15 @@ fn next_seq(ctx: &mut Ctx, index: usize) -> u64 {
     }
 }
 
+/// The receipt for a `say` or `whisper`; `id` only when the client gave one.
+fn ack_event(id: Option<&Value>, seq: u64, delivered: usize) -> Value {
+    let mut ack = json!({"type": "ack", "seq": seq, "delivered": delivered});
+    if let Some(id) = id {
+        ack["id"] = id.clone();
+    }
+    ack
+}
+
 /// Sends a JSON event to this connection only.
 fn reply(conn: &mut Connection, event: &Value) {
     conn.send(Opcode::Text, event.to_string().as_bytes());
@@ -450,8 +459,7 @@ fn say(
         ctx.rooms
             .queue_plain(index, Opcode::Text, format!("{from}: {text}").as_bytes());
     }
-    let ack = json!({"type": "ack", "id": id, "seq": seq, "delivered": delivered});
-    direct(ctx, key, conn.id, &ack);
+    direct(ctx, key, conn.id, &ack_event(id, seq, delivered));
     info!(
         "#{} ({}) sent {} bytes to {} clients",
         conn.id,
@@ -496,8 +504,7 @@ fn whisper(
     if tkey != key {
         direct(ctx, key, conn.id, &event);
     }
-    let ack = json!({"type": "ack", "id": id, "seq": seq, "delivered": 1});
-    direct(ctx, key, conn.id, &ack);
+    direct(ctx, key, conn.id, &ack_event(id, seq, 1));
 }
 
 #[cfg(test)]
@@ -528,10 +535,7 @@ mod tests {
         let d = rooms.take_deliveries();
         assert_eq!(d.len(), 1);
         assert_eq!(d[0].members.len(), 2);
-        assert_eq!(
-            d[0].plain.as_deref().unwrap(),
-            b"\x81\x03one\x81\x03two"
-        );
+        assert_eq!(d[0].plain.as_deref().unwrap(), b"\x81\x03one\x81\x03two");
         assert!(rooms.take_deliveries().is_empty());
         rooms.leave(other, 3);
         assert!(rooms.get(other).is_none());

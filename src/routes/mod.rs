@@ -48,9 +48,10 @@ pub struct Ctx<'a> {
 pub enum Route {
     /// Not upgraded (yet).
     None,
-    /// A chat room, by index in [`chat::Rooms`].
+    /// A chat room, by index in [`chat::Rooms`] (u32 keeps a connection
+    /// small).
     Chat {
-        room: usize,
+        room: u32,
     },
     Echo,
     Guest,
@@ -121,7 +122,7 @@ pub fn on_open(
     conn.route = match path {
         RoutePath::Chat(name) => {
             let room = ctx.rooms.join(name, key, conn.id, v1);
-            Route::Chat { room }
+            Route::Chat { room: room as u32 }
         }
         RoutePath::Echo => Route::Echo,
         RoutePath::Guest => {
@@ -145,7 +146,7 @@ pub fn on_message(
     ctx: &mut Ctx,
 ) {
     match conn.route {
-        Route::Chat { room } => chat::on_message(conn, key, room, opcode, payload, ctx),
+        Route::Chat { room } => chat::on_message(conn, key, room as usize, opcode, payload, ctx),
         // The echo is the whole of `/echo`; `/inspect` echoes after its
         // frame reports.
         Route::Echo | Route::Inspect => conn.send(opcode, payload),
@@ -155,10 +156,11 @@ pub fn on_message(
     }
 }
 
-/// The connection is gone.
-pub fn on_close(conn: &Connection, key: usize, ctx: &mut Ctx) {
+/// The connection stopped taking part: it is closing (it leaves its room at
+/// once, so it no longer counts as a member) or gone. Safe to call twice.
+pub fn on_leave(conn: &Connection, key: usize, ctx: &mut Ctx) {
     if let Route::Chat { room } = conn.route {
-        ctx.rooms.leave(room, key);
+        ctx.rooms.leave(room as usize, key);
     }
 }
 

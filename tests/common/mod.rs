@@ -28,7 +28,10 @@ impl Server {
         let mut child = Command::new(env!("CARGO_BIN_EXE_wsloop"))
             .args(["--port", "0"])
             .args(args)
-            .env("RUST_LOG", std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".into()))
+            .env(
+                "RUST_LOG",
+                std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".into()),
+            )
             .stdin(stdin)
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -51,7 +54,12 @@ impl Server {
             }
         });
         let stdin = child.stdin.take();
-        Server { child, port, stdout: rx, stdin }
+        Server {
+            child,
+            port,
+            stdout: rx,
+            stdin,
+        }
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -182,7 +190,12 @@ pub fn read_head(s: &mut TcpStream) -> String {
     let mut byte = [0u8; 1];
     while !head.ends_with(b"\r\n\r\n") {
         let n = s.read(&mut byte).expect("read response head");
-        assert_eq!(n, 1, "connection closed inside the response head: {:?}", String::from_utf8_lossy(&head));
+        assert_eq!(
+            n,
+            1,
+            "connection closed inside the response head: {:?}",
+            String::from_utf8_lossy(&head)
+        );
         head.push(byte[0]);
     }
     String::from_utf8(head).unwrap()
