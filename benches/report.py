@@ -60,6 +60,11 @@ def fmt_mm(t, unit=""):
     return f"**{fmt(m, unit)}** ({fmt(lo)}–{fmt(hi)})"
 
 
+def noise(s):
+    o = s.other[0] if s.other else None
+    return f"{fmt(o)} %" + (" ⚠" if o is not None and o > 30 else "") if o is not None else "–"
+
+
 class Stat:
     """Medians (and min-max) of one (scenario, server)."""
 
@@ -148,8 +153,11 @@ def machine():
 
 def git_rev(path):
     try:
-        return subprocess.check_output(["git", "-C", path, "rev-parse", "--short", "HEAD"], text=True,
-                                       stderr=subprocess.DEVNULL).strip()
+        rev = subprocess.check_output(["git", "-C", path, "rev-parse", "--short", "HEAD"], text=True,
+                                      stderr=subprocess.DEVNULL).strip()
+        dirty = subprocess.check_output(["git", "-C", path, "status", "--porcelain", "--", "src", "Cargo.toml"],
+                                        text=True, stderr=subprocess.DEVNULL).strip()
+        return rev + (" + uncommitted changes in src/" if dirty else "")
     except Exception:
         return "?"
 
@@ -177,7 +185,7 @@ def main():
              "process (/proc/PID/stat, all threads) over the repetition; *ns/op* = server CPU ÷ operations. "
              "Load generator CPU is reported next to it: near 100 % means the load generator, not the server, "
              "was the limit for that row. *other CPU* = CPU used by every other process on the machine during "
-             "the repetitions (from /proc/stat): well above a few % means the run was disturbed. Ratios are to the raw-TCP ceiling measured in the same run.\n")
+             "the repetitions (from /proc/stat); a phase with more than 30 % is repeated up to twice after waiting for quiet, and ⚠ marks one that stayed disturbed (treat it with care). Ratios are to the raw-TCP ceiling measured in the same run.\n")
 
     # ---- targets summary (wsloop)
     W, RAW = "wsloop", "raw"
@@ -245,9 +253,9 @@ def main():
             show_t = srv != RAW and target
             if name == "pingpong":
                 L.append(f"| {srv} | {fmt_mm(s.p50)} | {fmt_mm(s.p99)} | {fmt(m(s.rate))} | {fmt(m(s.ns))} | "
-                         f"{fmt(m(s.srv_pct))} % | {fmt(m(s.lg_pct))} % | {fmt(m(s.other))} % | {fmt(rv)}× | {verdict(rv, target) if show_t else ''} |")
+                         f"{fmt(m(s.srv_pct))} % | {fmt(m(s.lg_pct))} % | {noise(s)} | {fmt(rv)}× | {verdict(rv, target) if show_t else ''} |")
             elif lat_cols:
-                L.append(f"| {srv} | {fmt_mm(s.rate)} | {fmt(m(s.ns))} | {fmt(m(s.srv_pct))} % | {fmt(m(s.lg_pct))} % | {fmt(m(s.other))} % | "
+                L.append(f"| {srv} | {fmt_mm(s.rate)} | {fmt(m(s.ns))} | {fmt(m(s.srv_pct))} % | {fmt(m(s.lg_pct))} % | {noise(s)} | "
                          f"{fmt(m(s.sl50))} µs (p99 {fmt(m(s.sl99))}) | {fmt(m(s.p50))} µs | {fmt(rv)}× |"
                          + (f" {verdict(rv, target) if show_t else ''} |" if target else ""))
             else:
@@ -255,7 +263,7 @@ def main():
                 if name == "echo64" and srv != RAW:
                     extra = f" {verdict(rv, target)} (ns/op: {verdict(nsr, ('<=', 1.1))}) |"
                 L.append(f"| {srv} | {fmt_mm(getattr(s, attr))} | {fmt(m(s.ns))} | {fmt(m(s.srv_pct))} % | "
-                         f"{fmt(m(s.lg_pct))} % | {fmt(m(s.other))} % | {fmt(rv)}× | {fmt(nsr)}× |{extra}")
+                         f"{fmt(m(s.lg_pct))} % | {noise(s)} | {fmt(rv)}× | {fmt(nsr)}× |{extra}")
         L.append("")
 
     L.append("### Idle connections: server RSS growth per connection (VmRSS, /proc/PID/status)\n")
@@ -299,6 +307,12 @@ def main():
     L.append("")
     L.append(f"Raw per-repetition data: `benches/results/raw.jsonl`. Chart: `chart.svg`.\n")
     L.append("![ratio to raw TCP](chart.svg)\n")
+    nd = sum(1 for l in L if l.startswith("| ") and "⚠" in l)
+    nr = sum(1 for l in L if l.startswith("| ") and " % |" in l)
+    if nd:
+        L.insert(4, f"> ⚠ **{nd} of {nr} measured rows ran while other processes used more than 30 % of a CPU** "
+                    "(the machine was shared with other work during this run). Their throughput and ratios are "
+                    "unreliable; re-run `benches/run` on a quiet machine before drawing conclusions from them.\n")
     open(out_md, "w").write("\n".join(L))
 
     # ---- chart: grouped bars of ratio-to-raw, higher is better
