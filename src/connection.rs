@@ -98,6 +98,9 @@ pub struct Connection {
     pub close_code: Option<u16>,
     /// Queued in the server's list of connections to flush.
     pub dirty: bool,
+    /// Flushes since the last idle check (saturating): a connection that
+    /// flushed more than once is busy and keeps its queue's memory.
+    pub flushes: u8,
 }
 
 impl Connection {
@@ -116,6 +119,7 @@ impl Connection {
             write_shut: false,
             close_code: None,
             dirty: false,
+            flushes: 0,
         }
     }
 

@@ -40,9 +40,9 @@ fn main() -> ExitCode {
     };
     let mut out = std::io::stdout().lock();
     let _ = writeln!(out, "wsloop listening on {addr}");
-    let _ = writeln!(out, "  page   http://{addr}/");
+    let _ = writeln!(out, "  page    http://{addr}/");
     for path in ["chat", "echo", "guest", "upload", "inspect"] {
-        let _ = writeln!(out, "  {path:<7}ws://{addr}/{path}");
+        let _ = writeln!(out, "  {path:<8}ws://{addr}/{path}");
     }
     if config.operator {
         let _ = writeln!(out, "operator console: type /help");

@@ -35,6 +35,9 @@ pub enum Flushed {
     WouldBlock,
 }
 
+/// The first allocation of an owned chunk.
+const TAIL_CAPACITY: usize = 4096;
+
 /// At most this many chunks go into one `writev` call.
 const MAX_IOV: usize = 64;
 
@@ -59,13 +62,11 @@ impl OutQueue {
 
     /// Lets `write` append bytes to the queue's owned tail buffer.
     pub fn append(&mut self, write: impl FnOnce(&mut Vec<u8>)) {
-        if !matches!(self.chunks.back(), Some(Chunk::Owned(_))) {
-            self.chunks.push_back(Chunk::Owned(Vec::new()));
-        }
-        if let Some(Chunk::Owned(buf)) = self.chunks.back_mut() {
+        if let Some(buf) = self.owned_tail() {
             let before = buf.len();
             write(buf);
-            self.queued += buf.len() - before;
+            let added = buf.len() - before;
+            self.queued += added;
         }
     }
 
@@ -101,9 +102,35 @@ impl OutQueue {
                 Err(e) => return Err(e),
             }
         }
-        // Give the memory back: an idle connection should cost nothing.
-        self.chunks = VecDeque::new();
         Ok(Flushed::All)
+    }
+
+    /// Gives the queue's memory back. The server calls it for connections
+    /// that are not busy, so that an idle connection costs nothing, while a
+    /// busy one keeps its queue instead of allocating it every round.
+    pub fn release(&mut self) {
+        if self.chunks.is_empty() {
+            self.chunks = VecDeque::new();
+        }
+    }
+
+    /// The owned tail buffer, created if the queue ends in a shared chunk.
+    fn owned_tail(&mut self) -> Option<&mut Vec<u8>> {
+        if !matches!(self.chunks.back(), Some(Chunk::Owned(_))) {
+            // A queue that kept its memory belongs to a busy connection;
+            // a cold one (say, the handshake reply) gets an exact fit.
+            let capacity = if self.chunks.capacity() > 0 {
+                TAIL_CAPACITY
+            } else {
+                0
+            };
+            self.chunks
+                .push_back(Chunk::Owned(Vec::with_capacity(capacity)));
+        }
+        match self.chunks.back_mut() {
+            Some(Chunk::Owned(buf)) => Some(buf),
+            _ => None,
+        }
     }
 
     /// Drops `written` bytes from the front of the queue.

@@ -169,9 +169,11 @@ impl Server {
     pub fn run(&mut self) -> io::Result<()> {
         let mut events = Events::with_capacity(1024);
         loop {
-            let now = Instant::now();
+            // The clock read after the last poll, plus this turn's work: the
+            // sleep may end a few microseconds after the deadline, never
+            // before it.
             let timeout = if self.pending_reads.is_empty() {
-                self.shared.timers.poll_timeout(now)
+                self.shared.timers.poll_timeout(self.shared.now)
             } else {
                 Some(Duration::ZERO)
             };
@@ -183,7 +185,7 @@ impl Server {
             }
             self.shared.now = Instant::now();
             for key in std::mem::take(&mut self.pending_reads) {
-                self.read_client(key);
+                self.read_client(key, false);
             }
             for event in events.iter() {
                 match event.token() {
@@ -191,8 +193,9 @@ impl Server {
                     SIGNALS => self.on_signals(),
                     CONSOLE => self.on_console(),
                     Token(key) => {
-                        if event.is_readable() || event.is_read_closed() || event.is_error() {
-                            self.read_client(key);
+                        let hangup = event.is_read_closed() || event.is_error();
+                        if event.is_readable() || hangup {
+                            self.read_client(key, hangup);
                         }
                         if event.is_writable() {
                             self.mark_dirty(key);
@@ -269,18 +272,20 @@ impl Server {
             wants_writable: false,
             read_paused: false,
         });
+        // No read here: epoll reports a socket that is already readable
+        // when it is registered, so the request comes as an event.
         if busy {
             self.mark_dirty(key);
-        } else {
-            // The request may already be there (edge-triggered: no event
-            // would tell us about bytes that arrived before registration
-            // in some races), so try a read at once.
-            self.read_client(key);
         }
     }
 
     /// Reads what the socket has, feeding it to the connection.
-    fn read_client(&mut self, key: usize) {
+    ///
+    /// A read shorter than the buffer means the socket was drained at that
+    /// moment, and with edge-triggered epoll any later data raises a new
+    /// event: no need for one more `read` just to see `EAGAIN` — unless the
+    /// event said the peer hung up, when we read on to find the end.
+    fn read_client(&mut self, key: usize, hangup: bool) {
         let Some(client) = self.clients.get_mut(key) else {
             return;
         };
@@ -309,6 +314,9 @@ impl Server {
                     if (finishing || !client.conn.out.is_empty()) && !client.conn.dirty {
                         client.conn.dirty = true;
                         self.dirty.push(key);
+                    }
+                    if n < self.scratch.len() && !hangup {
+                        return;
                     }
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
@@ -378,6 +386,12 @@ impl Server {
         client.conn.dirty = false;
         match client.conn.out.write_to(&mut client.socket) {
             Ok(Flushed::All) => {
+                // The first flush is the handshake reply: a connection that
+                // never gets more keeps no queue memory while idle.
+                client.conn.flushes = client.conn.flushes.saturating_add(1);
+                if client.conn.flushes < 2 {
+                    client.conn.out.release();
+                }
                 if client.wants_writable {
                     client.wants_writable = false;
                     let _ = self.poll.registry().reregister(
@@ -483,9 +497,21 @@ impl Server {
                 return self.remove(key);
             }
             (TimerKind::Linger, Phase::Finishing) => return self.remove(key),
+            // The handshake timer doubles as the first idle check, unless the
+            // idle timeout is the shorter one: then its own timer runs.
+            (TimerKind::Handshake, Phase::Open)
+                if self.shared.config.idle_timeout < self.shared.config.handshake_timeout =>
+            {
+                return;
+            }
             (TimerKind::Handshake | TimerKind::Idle, Phase::Open) => {
                 let mut ctx = self.shared.ctx();
                 let next = ctx.now + ctx.config.idle_timeout;
+                if conn.flushes == 0 {
+                    // Nothing written since the last check: not busy.
+                    conn.out.release();
+                }
+                conn.flushes = 0;
                 if conn.seen {
                     // Talked since the last check: alive, nothing to do.
                     conn.seen = false;
