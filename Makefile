@@ -11,7 +11,7 @@ run:            ## serve on 127.0.0.1:8080 (extra flags: make run ARGS=--operato
 build:
 	$(CARGO) build --release
 
-test: lint unit autobahn browser   ## everything that proves the server works
+test: lint unit autobahn browser bench-smoke   ## everything that proves the server works
 
 lint:
 	$(CARGO) fmt --all -- --check
@@ -31,6 +31,12 @@ autobahn-update: ## re-record the baseline, then commit tests/autobahn/expected.
 
 browser: build  ## the web page in headless Chromium
 	tests/browser/run.sh
+
+bench:          ## wsloop vs raw TCP, tokio-tungstenite and Node ws; writes benches/results/
+	benches/run
+
+bench-smoke:    ## a ~15 s run of the load generator against wsloop (proves it works)
+	benches/run --smoke
 
 FUZZ_SECONDS ?= 60
 fuzz:           ## each fuzz target for FUZZ_SECONDS (cargo-fuzz; RUSTC_BOOTSTRAP lets stable build it)

@@ -27,6 +27,9 @@ use crate::outqueue::OutQueue;
 use crate::routes::{self, Ctx, Route, RoutePath};
 use crate::timers::TimerKind;
 
+/// Payloads at least this long are queued as a chunk of their own.
+const LARGE_PAYLOAD: usize = 2048;
+
 /// Where a connection is in its life (§4, §7).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Phase {
@@ -331,8 +334,16 @@ impl Connection {
             payload.len(),
             first_bytes(payload)
         );
-        self.out
-            .append(|buf| frame::encode_frame(buf, opcode, payload));
+        if payload.len() < LARGE_PAYLOAD {
+            self.out
+                .append(|buf| frame::encode_frame(buf, opcode, payload));
+        } else {
+            // A large payload gets a (pooled) buffer of its own rather than
+            // growing the tail buffer, which would copy it on every growth.
+            let mut header = Vec::with_capacity(10);
+            frame::encode_header(&mut header, opcode, payload.len());
+            self.out.push_large_frame(&header, payload);
+        }
     }
 
     /// _Fail the WebSocket Connection_ (§7.1.7): send the close code and

@@ -16,6 +16,7 @@ pub mod http;
 pub mod message;
 pub mod operator;
 pub mod outqueue;
+pub mod pool;
 pub mod routes;
 pub mod server;
 pub mod timers;

@@ -10,6 +10,7 @@
 
 use crate::error::{ProtocolError, close_code};
 use crate::frame::{FrameHeader, MAX_HEADER_LEN, Opcode, unmask};
+use crate::pool;
 use crate::utf8::Utf8Validator;
 
 /// What the reader hands to the connection.
@@ -211,7 +212,11 @@ impl FrameReader {
                 // Reserve for what the header announced, but not more than
                 // 1 MiB up front: a peer could announce 16 MiB and send none.
                 let want = usize::try_from(header.payload_len).unwrap_or(usize::MAX);
-                self.message.reserve(want.min(1 << 20));
+                if self.message.capacity() == 0 {
+                    self.message = pool::take(want.min(1 << 20));
+                } else {
+                    self.message.reserve(want.min(1 << 20));
+                }
             }
             self.message.extend_from_slice(chunk);
             return Ok(Flow::Continue);
@@ -254,6 +259,7 @@ impl FrameReader {
                 payload: &message,
             })
         };
+        pool::give(message);
         Ok(flow)
     }
 
