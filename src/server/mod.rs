@@ -10,6 +10,9 @@
 //! 5. write every connection that has something queued, once, with one
 //!    vectored write — and ask for WRITABLE only when the socket is full.
 
+mod console;
+mod deadlines;
+
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr};
 use std::rc::Rc;
@@ -20,7 +23,6 @@ use std::time::{Duration, Instant};
 use log::{info, warn};
 use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Token, Waker};
-use serde_json::json;
 use signal_hook::consts::{SIGINT, SIGTERM};
 use signal_hook_mio::v1_0::Signals;
 use slab::Slab;
@@ -29,8 +31,7 @@ use crate::clock::Clock;
 use crate::config::Config;
 use crate::connection::{Connection, Phase};
 use crate::error::{HandshakeError, close_code};
-use crate::frame::{self, Opcode};
-use crate::operator::{self, Command, Input, Target};
+use crate::operator::{self, Input};
 use crate::outqueue::Flushed;
 use crate::routes::{self, Ctx, Rng, Route, chat::Rooms};
 use crate::timers::{TimerKind, Timers};
@@ -316,6 +317,13 @@ impl Server {
                         self.dirty.push(key);
                     }
                     if n < self.scratch.len() && !hangup {
+                        // Replies to what was just read (an echo, a pong)
+                        // go out now, in one write, while the bytes are hot
+                        // in cache; broadcasts still gather until the end
+                        // of the round.
+                        if client.conn.dirty {
+                            self.flush(key);
+                        }
                         return;
                     }
                 }
@@ -456,252 +464,5 @@ impl Server {
         if self.shared.last_speaker == Some(conn.id) {
             self.shared.last_speaker = None;
         }
-    }
-
-    fn fire_timers(&mut self) {
-        let now = self.shared.now;
-        while let Some(timer) = self.shared.timers.pop_due(now) {
-            match timer.kind {
-                TimerKind::AcceptRetry => {
-                    self.accepting = !self.shutting_down;
-                    self.accept();
-                }
-                TimerKind::Shutdown => {
-                    let keys: Vec<usize> = self.clients.iter().map(|(k, _)| k).collect();
-                    for key in keys {
-                        self.remove(key);
-                    }
-                }
-                _ => self.connection_timer(timer.key as usize, timer.conn_id, timer.kind),
-            }
-        }
-    }
-
-    fn connection_timer(&mut self, key: usize, id: u64, kind: TimerKind) {
-        let Some(client) = self.clients.get_mut(key) else {
-            return;
-        };
-        let conn = &mut client.conn;
-        if conn.id != id {
-            return;
-        }
-        // Timers are never cancelled; each checks that the phase it was set
-        // for is still the connection's phase.
-        match (kind, conn.phase) {
-            (TimerKind::Handshake, Phase::Handshaking) => {
-                info!("#{} {} handshake timeout", conn.id, conn.peer);
-                return self.remove(key);
-            }
-            (TimerKind::CloseReply, Phase::Closing) => {
-                info!("#{} no close reply in time", conn.id);
-                return self.remove(key);
-            }
-            (TimerKind::Linger, Phase::Finishing) => return self.remove(key),
-            // The handshake timer doubles as the first idle check, unless the
-            // idle timeout is the shorter one: then its own timer runs.
-            (TimerKind::Handshake, Phase::Open)
-                if self.shared.config.idle_timeout < self.shared.config.handshake_timeout =>
-            {
-                return;
-            }
-            (TimerKind::Handshake | TimerKind::Idle, Phase::Open) => {
-                let mut ctx = self.shared.ctx();
-                let next = ctx.now + ctx.config.idle_timeout;
-                if conn.flushes == 0 {
-                    // Nothing written since the last check: not busy.
-                    conn.out.release();
-                }
-                conn.flushes = 0;
-                if conn.seen {
-                    // Talked since the last check: alive, nothing to do.
-                    conn.seen = false;
-                    conn.ping_sent = false;
-                } else if !conn.ping_sent {
-                    conn.send(Opcode::Ping, b"wsloop");
-                    conn.ping_sent = true;
-                } else {
-                    info!("#{} silent and no pong: dropped", conn.id);
-                    conn.close_code = Some(close_code::GOING_AWAY);
-                    conn.out.append(|buf| {
-                        frame::encode_close(buf, close_code::GOING_AWAY, "idle timeout")
-                    });
-                    conn.finish(key, &mut ctx);
-                }
-                if conn.phase == Phase::Open {
-                    ctx.timers.schedule(next, TimerKind::Idle, key, id);
-                }
-            }
-            (TimerKind::Push, Phase::Open) if conn.route == Route::Guest => {
-                let mut ctx = self.shared.ctx();
-                routes::guest::on_timer(conn, key, &mut ctx);
-            }
-            _ => return,
-        }
-        self.mark_dirty(key);
-    }
-
-    fn on_signals(&mut self) {
-        let got: Vec<i32> = self.signals.pending().collect();
-        if !got.is_empty() {
-            info!("signal received: closing every client with 1001");
-            self.begin_shutdown();
-        }
-    }
-
-    /// Graceful shutdown: stop accepting, send 1001 to everyone, wait at
-    /// most --close-timeout for their replies.
-    fn begin_shutdown(&mut self) {
-        if self.shutting_down {
-            return;
-        }
-        self.shutting_down = true;
-        self.accepting = false;
-        let _ = self.poll.registry().deregister(&mut self.listener);
-        let keys: Vec<usize> = self.clients.iter().map(|(k, _)| k).collect();
-        for key in keys {
-            if let Some(client) = self.clients.get_mut(key) {
-                let mut ctx = self.shared.ctx();
-                client.conn.start_close(
-                    key,
-                    close_code::GOING_AWAY,
-                    "server shutting down",
-                    &mut ctx,
-                );
-            }
-            self.mark_dirty(key);
-        }
-        let at = self.shared.now + self.shared.config.close_timeout;
-        self.shared.timers.schedule(at, TimerKind::Shutdown, 0, 0);
-    }
-
-    fn on_console(&mut self) {
-        let Some(console) = &self.console else {
-            return;
-        };
-        let inputs: Vec<Input> = console.try_iter().collect();
-        for input in inputs {
-            match input {
-                Input::Line(line) => self.console_line(&line),
-                Input::Eof => {
-                    println!("console: stdin closed; still serving clients");
-                    self.console = None;
-                }
-            }
-        }
-    }
-
-    fn console_line(&mut self, line: &str) {
-        let command = match operator::parse(line) {
-            Ok(command) => command,
-            Err(e) => return println!("error: {e}"),
-        };
-        match command {
-            Command::Nothing => {}
-            Command::Help => println!("{}", operator::HELP),
-            Command::Quit => {
-                println!("closing every client and exiting");
-                self.begin_shutdown();
-            }
-            Command::List => {
-                if self.clients.is_empty() {
-                    println!("no clients");
-                }
-                for (_, c) in &self.clients {
-                    let conn = &c.conn;
-                    let route = match conn.route {
-                        Route::Chat { room } => self
-                            .shared
-                            .rooms
-                            .get(room as usize)
-                            .map_or("chat".into(), |r| format!("chat/{}", r.name)),
-                        other => format!("{other:?}").to_lowercase(),
-                    };
-                    let uptime = self.shared.now.duration_since(self.started).as_secs() as u32;
-                    let secs = uptime.saturating_sub(conn.connected_secs);
-                    println!(
-                        "#{} {} {} connected {}s ({:?})",
-                        conn.id, conn.peer, route, secs, conn.phase
-                    );
-                }
-            }
-            Command::Kick(id, reason) => match self
-                .clients
-                .iter()
-                .find(|(_, c)| c.conn.id == id && c.conn.phase == Phase::Open)
-                .map(|(k, _)| k)
-            {
-                Some(key) => {
-                    if let Some(client) = self.clients.get_mut(key) {
-                        let mut ctx = self.shared.ctx();
-                        client
-                            .conn
-                            .start_close(key, close_code::NORMAL, &reason, &mut ctx);
-                    }
-                    self.mark_dirty(key);
-                    println!("kicked #{id}");
-                }
-                None => println!("error: no client #{id}"),
-            },
-            Command::ReplyLast(text) => match self.shared.last_speaker {
-                Some(id) => self.reply_to(&Target::Id(id), &text),
-                None => println!("error: nobody has spoken yet; use @<id> text"),
-            },
-            Command::ReplyTo(target, text) => self.reply_to(&target, &text),
-        }
-        let _ = io::stdout().flush();
-    }
-
-    fn find_client(&self, target: &Target) -> Option<usize> {
-        match target {
-            Target::Id(id) => self
-                .clients
-                .iter()
-                // The console talks to chat clients only.
-                .find(|(_, c)| {
-                    c.conn.id == *id
-                        && c.conn.phase == Phase::Open
-                        && matches!(c.conn.route, Route::Chat { .. })
-                })
-                .map(|(k, _)| k),
-            // Open only, as for an id: a client in Closing has been sent
-            // its close frame and may get no data after it (§5.5.1).
-            Target::Name(name) => self.clients.iter().find_map(|(k, c)| match c.conn.route {
-                Route::Chat { room } if c.conn.phase == Phase::Open => self
-                    .shared
-                    .rooms
-                    .get(room as usize)?
-                    .members
-                    .iter()
-                    .any(|m| m.key == k && m.name.as_deref() == Some(name))
-                    .then_some(k),
-                _ => None,
-            }),
-        }
-    }
-
-    fn reply_to(&mut self, target: &Target, text: &str) {
-        let Some(key) = self.find_client(target) else {
-            return println!("error: no chat client {target}");
-        };
-        let Some(client) = self.clients.get_mut(key) else {
-            return;
-        };
-        let v1 = match client.conn.route {
-            Route::Chat { room } => self
-                .shared
-                .rooms
-                .get(room as usize)
-                .and_then(|r| r.members.iter().find(|m| m.key == key))
-                .is_some_and(|m| m.v1),
-            _ => false,
-        };
-        if v1 {
-            let event = json!({"type": "message", "seq": 0, "from": "operator", "text": text,
-                               "time": self.shared.clock.hms(), "private": true});
-            client.conn.send(Opcode::Text, event.to_string().as_bytes());
-        } else {
-            client.conn.send(Opcode::Text, text.as_bytes());
-        }
-        self.mark_dirty(key);
     }
 }

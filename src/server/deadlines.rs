@@ -1,0 +1,130 @@
+//! Deadlines and endings: timers that fire (handshake, close reply,
+//! linger, idle pings, `/guest` pushes, accept back-off) and the graceful
+//! shutdown that SIGINT, SIGTERM or `/quit` start.
+
+use log::info;
+
+use super::Server;
+use crate::connection::Phase;
+use crate::error::close_code;
+use crate::frame::{self, Opcode};
+use crate::routes::{self, Route};
+use crate::timers::TimerKind;
+
+impl Server {
+    pub(super) fn fire_timers(&mut self) {
+        let now = self.shared.now;
+        while let Some(timer) = self.shared.timers.pop_due(now) {
+            match timer.kind {
+                TimerKind::AcceptRetry => {
+                    self.accepting = !self.shutting_down;
+                    self.accept();
+                }
+                TimerKind::Shutdown => {
+                    let keys: Vec<usize> = self.clients.iter().map(|(k, _)| k).collect();
+                    for key in keys {
+                        self.remove(key);
+                    }
+                }
+                _ => self.connection_timer(timer.key as usize, timer.conn_id, timer.kind),
+            }
+        }
+    }
+
+    fn connection_timer(&mut self, key: usize, id: u64, kind: TimerKind) {
+        let Some(client) = self.clients.get_mut(key) else {
+            return;
+        };
+        let conn = &mut client.conn;
+        if conn.id != id {
+            return;
+        }
+        // Timers are never cancelled; each checks that the phase it was set
+        // for is still the connection's phase.
+        match (kind, conn.phase) {
+            (TimerKind::Handshake, Phase::Handshaking) => {
+                info!("#{} {} handshake timeout", conn.id, conn.peer);
+                return self.remove(key);
+            }
+            (TimerKind::CloseReply, Phase::Closing) => {
+                info!("#{} no close reply in time", conn.id);
+                return self.remove(key);
+            }
+            (TimerKind::Linger, Phase::Finishing) => return self.remove(key),
+            // The handshake timer doubles as the first idle check, unless the
+            // idle timeout is the shorter one: then its own timer runs.
+            (TimerKind::Handshake, Phase::Open)
+                if self.shared.config.idle_timeout < self.shared.config.handshake_timeout =>
+            {
+                return;
+            }
+            (TimerKind::Handshake | TimerKind::Idle, Phase::Open) => {
+                let mut ctx = self.shared.ctx();
+                let next = ctx.now + ctx.config.idle_timeout;
+                if conn.flushes == 0 {
+                    // Nothing written since the last check: not busy.
+                    conn.out.release();
+                }
+                conn.flushes = 0;
+                if conn.seen {
+                    // Talked since the last check: alive, nothing to do.
+                    conn.seen = false;
+                    conn.ping_sent = false;
+                } else if !conn.ping_sent {
+                    conn.send(Opcode::Ping, b"wsloop");
+                    conn.ping_sent = true;
+                } else {
+                    info!("#{} silent and no pong: dropped", conn.id);
+                    conn.close_code = Some(close_code::GOING_AWAY);
+                    conn.out.append(|buf| {
+                        frame::encode_close(buf, close_code::GOING_AWAY, "idle timeout")
+                    });
+                    conn.finish(key, &mut ctx);
+                }
+                if conn.phase == Phase::Open {
+                    ctx.timers.schedule(next, TimerKind::Idle, key, id);
+                }
+            }
+            (TimerKind::Push, Phase::Open) if conn.route == Route::Guest => {
+                let mut ctx = self.shared.ctx();
+                routes::guest::on_timer(conn, key, &mut ctx);
+            }
+            _ => return,
+        }
+        self.mark_dirty(key);
+    }
+
+    pub(super) fn on_signals(&mut self) {
+        let got: Vec<i32> = self.signals.pending().collect();
+        if !got.is_empty() {
+            info!("signal received: closing every client with 1001");
+            self.begin_shutdown();
+        }
+    }
+
+    /// Graceful shutdown: stop accepting, send 1001 to everyone, wait at
+    /// most --close-timeout for their replies.
+    pub(super) fn begin_shutdown(&mut self) {
+        if self.shutting_down {
+            return;
+        }
+        self.shutting_down = true;
+        self.accepting = false;
+        let _ = self.poll.registry().deregister(&mut self.listener);
+        let keys: Vec<usize> = self.clients.iter().map(|(k, _)| k).collect();
+        for key in keys {
+            if let Some(client) = self.clients.get_mut(key) {
+                let mut ctx = self.shared.ctx();
+                client.conn.start_close(
+                    key,
+                    close_code::GOING_AWAY,
+                    "server shutting down",
+                    &mut ctx,
+                );
+            }
+            self.mark_dirty(key);
+        }
+        let at = self.shared.now + self.shared.config.close_timeout;
+        self.shared.timers.schedule(at, TimerKind::Shutdown, 0, 0);
+    }
+}
