@@ -16,6 +16,7 @@ test: lint unit autobahn browser bench-smoke   ## everything that proves the ser
 lint:
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --all-targets --quiet -- -D warnings
+	$(CARGO) check --quiet --manifest-path fuzz/Cargo.toml   # the fuzz targets still build
 
 unit:           ## parser unit tests and socket integration tests
 	$(CARGO) test --release

@@ -132,7 +132,12 @@ pub fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Command, Str
             "--handshake-timeout" => config.handshake_timeout = seconds(&flag, &value()?)?,
             "--idle-timeout" => config.idle_timeout = seconds(&flag, &value()?)?,
             "--close-timeout" => config.close_timeout = seconds(&flag, &value()?)?,
-            "--max-connections" => config.max_connections = number(&flag, &value()?)?,
+            "--max-connections" => {
+                config.max_connections = number(&flag, &value()?)?;
+                if !(1..=10_000_000).contains(&config.max_connections) {
+                    return Err("--max-connections must be 1 to 10000000".into());
+                }
+            }
             "--max-backlog" => config.max_backlog = number(&flag, &value()?)?,
             "--allow-origin" => config.allow_origins.push(value()?),
             _ => return Err(format!("unknown option {arg} (see --help)")),
@@ -168,7 +173,7 @@ fn interval(v: &str) -> Result<(Duration, Duration), String> {
     let (lo, hi) = v.split_once('-').ok_or_else(bad)?;
     let lo: u64 = lo.trim().parse().map_err(|_| bad())?;
     let hi: u64 = hi.trim().parse().map_err(|_| bad())?;
-    if lo == 0 || lo > hi {
+    if lo == 0 || lo > hi || hi > 86_400_000 {
         return Err(bad());
     }
     Ok((Duration::from_millis(lo), Duration::from_millis(hi)))

@@ -196,7 +196,11 @@ impl Connection {
         let status = http::write_static(&mut self.out, req.path(), req.method == "HEAD");
         info!(
             "#{} {} {} {} {}",
-            self.id, self.peer, req.method, req.target, status
+            self.id,
+            self.peer,
+            printable(req.method),
+            printable(req.target),
+            status
         );
         self.finish(key, ctx);
     }
@@ -230,7 +234,11 @@ impl Connection {
         let accept = handshake::accept_key(upgrade.key);
         debug!(
             "#{} handshake: {} {} key={} accept={}",
-            self.id, req.method, req.target, upgrade.key, accept
+            self.id,
+            req.method,
+            printable(req.target),
+            printable(upgrade.key),
+            accept
         );
         self.out
             .append(|buf| handshake::write_switching_protocols(buf, &accept, protocol));
@@ -265,10 +273,16 @@ impl Connection {
             matches!(self.route, Route::Inspect) || log::log_enabled!(log::Level::Trace);
         let max = ctx.config.max_message;
         let result = reader.feed(data, max, &mut |event| self.on_event(key, event, ctx));
-        if boxed.is_none() && !local.is_idle() {
-            boxed = Some(Box::new(local));
-        }
-        self.reader = boxed;
+        // Keep parse state only while a frame is unfinished, and never once
+        // the connection stopped reading (a close arrived or was sent).
+        let idle = boxed
+            .as_deref()
+            .map_or(local.is_idle(), FrameReader::is_idle);
+        self.reader = match boxed {
+            _ if idle || !self.phase.reads_frames() => None,
+            Some(boxed) => Some(boxed),
+            None => Some(Box::new(local)),
+        };
         if let Err(e) = result {
             self.fail(key, &e, ctx);
         }
@@ -285,7 +299,8 @@ impl Connection {
                     header.payload_len,
                     first_bytes(payload)
                 );
-                if self.route == Route::Inspect {
+                // §5.5.1: nothing but the close may follow our close frame.
+                if self.route == Route::Inspect && self.phase == Phase::Open {
                     routes::inspect::on_frame(self, &header, payload);
                 }
             }
@@ -319,10 +334,16 @@ impl Connection {
             }
         }
         if self.phase == Phase::Finishing {
-            Flow::Stop
-        } else {
-            Flow::Continue
+            return Flow::Stop;
         }
+        // Replies are bounded while they are made, not only when a write
+        // would block: one read of small requests (64 KiB of `who`, say)
+        // must not queue an unbounded answer.
+        if self.out.len() > ctx.config.backlog_limit() {
+            self.fail(key, &ProtocolError::OutputBacklog(self.out.len()), ctx);
+            return Flow::Stop;
+        }
+        Flow::Continue
     }
 
     /// Queues one FIN frame.
@@ -357,7 +378,7 @@ impl Connection {
             code,
             close_code::meaning(code)
         );
-        if self.phase.reads_frames() {
+        if self.phase == Phase::Open {
             let reason = err.to_string();
             self.out
                 .append(|buf| frame::encode_close(buf, code, &reason));
@@ -375,6 +396,7 @@ impl Connection {
                     .append(|buf| frame::encode_close(buf, code, reason));
                 self.phase = Phase::Closing;
                 self.close_code = Some(code);
+                routes::on_leave(self, key, ctx);
                 let at = ctx.now + ctx.config.close_timeout;
                 ctx.timers.schedule(at, TimerKind::CloseReply, key, self.id);
             }
@@ -399,6 +421,24 @@ impl Connection {
             ctx.timers.schedule(at, TimerKind::Linger, key, self.id);
         }
     }
+}
+
+/// Text from a client, safe to print on a terminal or in a log: control
+/// characters (escape sequences, newlines that would fake a log line) are
+/// shown escaped.
+pub fn printable(text: &str) -> String {
+    if !text.chars().any(char::is_control) {
+        return text.to_string();
+    }
+    text.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_default().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
 }
 
 /// The first bytes of a payload for the frame log: text when printable,

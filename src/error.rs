@@ -74,6 +74,9 @@ pub enum ProtocolError {
     InvalidCloseCode(u16),
     /// §10.4: the message is larger than this server accepts.
     MessageTooBig { size: u64, limit: u64 },
+    /// §10.4 in spirit: the client asks for more replies than it reads;
+    /// the queued bytes passed the backlog limit (policy, 1008).
+    OutputBacklog(usize),
 }
 
 impl ProtocolError {
@@ -82,6 +85,7 @@ impl ProtocolError {
         match self {
             ProtocolError::InvalidUtf8 => close_code::INVALID_PAYLOAD,
             ProtocolError::MessageTooBig { .. } => close_code::MESSAGE_TOO_BIG,
+            ProtocolError::OutputBacklog(_) => close_code::POLICY_VIOLATION,
             _ => close_code::PROTOCOL_ERROR,
         }
     }
@@ -111,6 +115,9 @@ impl fmt::Display for ProtocolError {
             ProtocolError::InvalidCloseCode(c) => write!(f, "invalid close code {c}"),
             ProtocolError::MessageTooBig { size, limit } => {
                 write!(f, "message of {size}+ bytes over the {limit}-byte limit")
+            }
+            ProtocolError::OutputBacklog(n) => {
+                write!(f, "{n} bytes of replies queued: over the backlog limit")
             }
         }
     }

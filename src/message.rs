@@ -207,6 +207,10 @@ impl FrameReader {
         if is_text && (!ascii || !self.utf8.is_complete()) && self.utf8.feed(chunk).is_err() {
             return Err(ProtocolError::InvalidUtf8);
         }
+        if chunk.is_empty() && !complete {
+            // The read ended right after the header: nothing to keep yet.
+            return Ok(Flow::Continue);
+        }
         if !complete {
             if self.message.is_empty() {
                 // Reserve for what the header announced, but not more than

@@ -114,10 +114,12 @@ pub fn spawn_stdin_reader(waker: Arc<mio::Waker>) -> std::io::Result<Receiver<In
             let stdin = std::io::stdin();
             let mut lines = stdin.lock();
             loop {
-                let mut line = String::new();
-                let input = match lines.read_line(&mut line) {
+                // Bytes, not read_line: a line that is not UTF-8 is shown
+                // with replacement characters, not taken for the end.
+                let mut line = Vec::new();
+                let input = match lines.read_until(b'\n', &mut line) {
                     Ok(0) | Err(_) => Input::Eof,
-                    Ok(_) => Input::Line(line),
+                    Ok(_) => Input::Line(String::from_utf8_lossy(&line).into_owned()),
                 };
                 let eof = matches!(input, Input::Eof);
                 if tx.send(input).is_err() || waker.wake().is_err() || eof {

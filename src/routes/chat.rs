@@ -25,6 +25,8 @@ pub const LOBBY: &str = "lobby";
 pub const PROTOCOL_V1: &str = "wsloop.chat.v1";
 /// The longest `text` accepted in a v1 message, in bytes.
 pub const MAX_TEXT: usize = 4096;
+/// A room keeps at most this much of its round buffers between rounds.
+const ROUND_BUFFER_KEPT: usize = 64 * 1024;
 /// The longest name, in characters.
 pub const MAX_NAME: usize = 24;
 
@@ -58,15 +60,14 @@ pub struct Room {
     v1_out: Vec<u8>,
     /// The room's message sequence number (v1 `seq`).
     seq: u64,
+    /// Members speaking `wsloop.chat.v1` (plain text needs no JSON copy
+    /// when there are none).
+    v1_count: usize,
 }
 
 impl Room {
     fn member(&self, key: usize) -> Option<&Member> {
         self.members.iter().find(|m| m.key == key)
-    }
-
-    fn has_v1(&self) -> bool {
-        self.members.iter().any(|m| m.v1)
     }
 
     /// Names of everyone present who can be addressed: named v1 members and
@@ -79,10 +80,15 @@ impl Room {
             .collect()
     }
 
+    /// A named member, or a plain one by `#<id>` (no allocation per member:
+    /// this runs for every hello and whisper).
     fn find_by_name(&self, name: &str) -> Option<&Member> {
-        self.members
-            .iter()
-            .find(|m| (!m.v1 || m.name.is_some()) && m.display() == name)
+        let plain_id = name.strip_prefix('#').and_then(|n| n.parse::<u64>().ok());
+        self.members.iter().find(|m| match (&m.name, plain_id) {
+            (Some(n), _) => n == name,
+            (None, Some(id)) => !m.v1 && m.id == id,
+            (None, None) => false,
+        })
     }
 }
 
@@ -115,6 +121,7 @@ impl Rooms {
             }
         };
         if let Some(room) = self.rooms.get_mut(index) {
+            room.v1_count += usize::from(v1);
             room.members.push(Member {
                 key,
                 id,
@@ -133,6 +140,7 @@ impl Rooms {
             return;
         };
         let gone = room.members.swap_remove(pos);
+        room.v1_count -= usize::from(gone.v1);
         if room.members.is_empty() {
             self.by_name.remove(&room.name);
             self.rooms.remove(index);
@@ -141,6 +149,11 @@ impl Rooms {
         if let Some(name) = gone.name {
             self.queue_v1(index, &json!({"type": "left", "name": name}));
         }
+    }
+
+    /// Is a broadcast gathered and not yet delivered?
+    pub fn has_pending(&self) -> bool {
+        !self.dirty.is_empty()
     }
 
     pub fn get(&self, index: usize) -> Option<&Room> {
@@ -191,6 +204,10 @@ impl Rooms {
                 (!buf.is_empty()).then(|| {
                     let shared = Rc::from(&buf[..]);
                     buf.clear();
+                    // A burst should not keep its memory for the room's life.
+                    if buf.capacity() > ROUND_BUFFER_KEPT {
+                        *buf = Vec::new();
+                    }
                     shared
                 })
             };
@@ -207,32 +224,31 @@ impl Rooms {
 }
 
 /// A message from a member of room `index`.
+#[allow(clippy::too_many_arguments)]
 pub fn on_message(
     conn: &mut Connection,
     key: usize,
     index: usize,
+    v1: bool,
     opcode: Opcode,
     payload: &[u8],
     ctx: &mut Ctx,
 ) {
+    if v1 {
+        return on_v1_message(conn, key, index, opcode, payload, ctx);
+    }
     let Some(room) = ctx.rooms.get(index) else {
         return;
     };
-    let Some(member) = room.member(key) else {
-        return;
-    };
-    if member.v1 {
-        return on_v1_message(conn, key, index, opcode, payload, ctx);
-    }
     if ctx.config.operator {
-        let label = room_label(room, member, &conn.peer.to_string());
+        let label = room_label(&room.name, None, &conn.peer.to_string());
         return super::operator_input(conn, label, payload, ctx);
     }
     let receivers = room.members.len();
-    let has_v1 = room.has_v1();
-    let from = member.display();
+    let has_v1 = room.v1_count > 0;
     ctx.rooms.queue_plain(index, opcode, payload);
     if has_v1 && opcode == Opcode::Text {
+        let from = format!("#{}", conn.id);
         let text = String::from_utf8_lossy(payload);
         let seq = next_seq(ctx, index);
         let event = json!({"type": "message", "seq": seq, "from": from, "text": text,
@@ -249,11 +265,11 @@ pub fn on_message(
 
 /// How the operator console names a plain member: its address, and the
 /// room when it is not the lobby.
-fn room_label(room: &Room, member: &Member, peer: &str) -> String {
-    match (&member.name, room.name.as_str()) {
-        (Some(name), _) => format!("{}@{}", name, room.name),
+fn room_label(room: &str, name: Option<&str>, peer: &str) -> String {
+    match (name, room) {
+        (Some(name), _) => format!("{name}@{room}"),
         (None, LOBBY) => peer.to_string(),
-        (None, _) => format!("{}@{}", peer, room.name),
+        (None, _) => format!("{peer}@{room}"),
     }
 }
 
@@ -384,7 +400,8 @@ fn hello(
         return error(conn, why, id);
     }
     if room.find_by_name(name).is_some() {
-        let free = (2..)
+        // Some suffix up to members + 2 is always free.
+        let free = (2..=room.members.len() + 2)
             .map(|n| format!("{name}-{n}"))
             .find(|c| room.find_by_name(c).is_none())
             .unwrap_or_default();

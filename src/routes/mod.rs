@@ -20,7 +20,7 @@ use std::time::Instant;
 
 use crate::clock::Clock;
 use crate::config::Config;
-use crate::connection::Connection;
+use crate::connection::{Connection, printable};
 use crate::error::HandshakeError;
 use crate::frame::Opcode;
 use crate::timers::Timers;
@@ -52,6 +52,8 @@ pub enum Route {
     /// small).
     Chat {
         room: u32,
+        /// Speaks `wsloop.chat.v1`.
+        v1: bool,
     },
     Echo,
     Guest,
@@ -122,7 +124,10 @@ pub fn on_open(
     conn.route = match path {
         RoutePath::Chat(name) => {
             let room = ctx.rooms.join(name, key, conn.id, v1);
-            Route::Chat { room: room as u32 }
+            Route::Chat {
+                room: room as u32,
+                v1,
+            }
         }
         RoutePath::Echo => Route::Echo,
         RoutePath::Guest => {
@@ -146,7 +151,9 @@ pub fn on_message(
     ctx: &mut Ctx,
 ) {
     match conn.route {
-        Route::Chat { room } => chat::on_message(conn, key, room as usize, opcode, payload, ctx),
+        Route::Chat { room, v1 } => {
+            chat::on_message(conn, key, room as usize, v1, opcode, payload, ctx)
+        }
         // The echo is the whole of `/echo`; `/inspect` echoes after its
         // frame reports.
         Route::Echo | Route::Inspect => conn.send(opcode, payload),
@@ -159,7 +166,7 @@ pub fn on_message(
 /// The connection stopped taking part: it is closing (it leaves its room at
 /// once, so it no longer counts as a member) or gone. Safe to call twice.
 pub fn on_leave(conn: &Connection, key: usize, ctx: &mut Ctx) {
-    if let Route::Chat { room } = conn.route {
+    if let Route::Chat { room, .. } = conn.route {
         ctx.rooms.leave(room as usize, key);
     }
 }
@@ -167,7 +174,9 @@ pub fn on_leave(conn: &Connection, key: usize, ctx: &mut Ctx) {
 /// Operator mode: a chat message goes to the console, not to the room.
 /// `label` names the speaker (`127.0.0.1:53412`, or `alice@lobby`).
 pub fn operator_input(conn: &Connection, label: String, payload: &[u8], ctx: &mut Ctx) {
-    let text = String::from_utf8_lossy(payload);
+    // Escaped: a client must not drive the operator's terminal.
+    let text = printable(&String::from_utf8_lossy(payload));
+    let label = printable(&label);
     ctx.console
         .push(format!("[#{} {}] {}", conn.id, label, text));
     *ctx.last_speaker = Some(conn.id);

@@ -13,6 +13,15 @@ use crate::frame::Opcode;
 use crate::operator::{self, Command, Input, Target};
 use crate::routes::Route;
 
+/// Prints a console line. `println!` would panic when stdout is gone (say,
+/// `wsloop --operator | tee log` after tee exits) and take every client
+/// down with the loop; a console line is not worth that.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        let _ = writeln!(io::stdout(), $($arg)*);
+    }};
+}
+
 impl Server {
     pub(super) fn on_console(&mut self) {
         let Some(console) = &self.console else {
@@ -23,7 +32,7 @@ impl Server {
             match input {
                 Input::Line(line) => self.console_line(&line),
                 Input::Eof => {
-                    println!("console: stdin closed; still serving clients");
+                    say!("console: stdin closed; still serving clients");
                     self.console = None;
                 }
             }
@@ -33,23 +42,23 @@ impl Server {
     fn console_line(&mut self, line: &str) {
         let command = match operator::parse(line) {
             Ok(command) => command,
-            Err(e) => return println!("error: {e}"),
+            Err(e) => return say!("error: {e}"),
         };
         match command {
             Command::Nothing => {}
-            Command::Help => println!("{}", operator::HELP),
+            Command::Help => say!("{}", operator::HELP),
             Command::Quit => {
-                println!("closing every client and exiting");
+                say!("closing every client and exiting");
                 self.begin_shutdown();
             }
             Command::List => {
                 if self.clients.is_empty() {
-                    println!("no clients");
+                    say!("no clients");
                 }
                 for (_, c) in &self.clients {
                     let conn = &c.conn;
                     let route = match conn.route {
-                        Route::Chat { room } => self
+                        Route::Chat { room, .. } => self
                             .shared
                             .rooms
                             .get(room as usize)
@@ -58,9 +67,13 @@ impl Server {
                     };
                     let uptime = self.shared.now.duration_since(self.started).as_secs() as u32;
                     let secs = uptime.saturating_sub(conn.connected_secs);
-                    println!(
+                    say!(
                         "#{} {} {} connected {}s ({:?})",
-                        conn.id, conn.peer, route, secs, conn.phase
+                        conn.id,
+                        conn.peer,
+                        route,
+                        secs,
+                        conn.phase
                     );
                 }
             }
@@ -78,13 +91,13 @@ impl Server {
                             .start_close(key, close_code::NORMAL, &reason, &mut ctx);
                     }
                     self.mark_dirty(key);
-                    println!("kicked #{id}");
+                    say!("kicked #{id}");
                 }
-                None => println!("error: no client #{id}"),
+                None => say!("error: no client #{id}"),
             },
             Command::ReplyLast(text) => match self.shared.last_speaker {
                 Some(id) => self.reply_to(&Target::Id(id), &text),
-                None => println!("error: nobody has spoken yet; use @<id> text"),
+                None => say!("error: nobody has spoken yet; use @<id> text"),
             },
             Command::ReplyTo(target, text) => self.reply_to(&target, &text),
         }
@@ -106,7 +119,7 @@ impl Server {
             // Open only, as for an id: a client in Closing has been sent
             // its close frame and may get no data after it (§5.5.1).
             Target::Name(name) => self.clients.iter().find_map(|(k, c)| match c.conn.route {
-                Route::Chat { room } if c.conn.phase == Phase::Open => self
+                Route::Chat { room, .. } if c.conn.phase == Phase::Open => self
                     .shared
                     .rooms
                     .get(room as usize)?
@@ -121,20 +134,12 @@ impl Server {
 
     fn reply_to(&mut self, target: &Target, text: &str) {
         let Some(key) = self.find_client(target) else {
-            return println!("error: no chat client {target}");
+            return say!("error: no chat client {target}");
         };
         let Some(client) = self.clients.get_mut(key) else {
             return;
         };
-        let v1 = match client.conn.route {
-            Route::Chat { room } => self
-                .shared
-                .rooms
-                .get(room as usize)
-                .and_then(|r| r.members.iter().find(|m| m.key == key))
-                .is_some_and(|m| m.v1),
-            _ => false,
-        };
+        let v1 = matches!(client.conn.route, Route::Chat { v1: true, .. });
         if v1 {
             let event = json!({"type": "message", "seq": 0, "from": "operator", "text": text,
                                "time": self.shared.clock.hms(), "private": true});

@@ -60,6 +60,9 @@ struct Client {
     wants_writable: bool,
     /// Reading paused while our replies to this client are backed up.
     read_paused: bool,
+    /// An event said the peer hung up: read on to the end even after a
+    /// short read (edge-triggered epoll will not say it again).
+    hangup: bool,
 }
 
 /// What routes may touch, kept apart from the connection table so that a
@@ -173,7 +176,12 @@ impl Server {
             // The clock read after the last poll, plus this turn's work: the
             // sleep may end a few microseconds after the deadline, never
             // before it.
-            let timeout = if self.pending_reads.is_empty() {
+            // Work left from the last round (a read budget spent, room
+            // events raised while flushing): do not sleep.
+            let idle = self.pending_reads.is_empty()
+                && !self.shared.rooms.has_pending()
+                && self.shared.direct.is_empty();
+            let timeout = if idle {
                 self.shared.timers.poll_timeout(self.shared.now)
             } else {
                 Some(Duration::ZERO)
@@ -272,6 +280,7 @@ impl Server {
             conn,
             wants_writable: false,
             read_paused: false,
+            hangup: false,
         });
         // No read here: epoll reports a socket that is already readable
         // when it is registered, so the request comes as an event.
@@ -290,6 +299,8 @@ impl Server {
         let Some(client) = self.clients.get_mut(key) else {
             return;
         };
+        client.hangup |= hangup;
+        let hangup = client.hangup;
         for _ in 0..READS_PER_TURN {
             if client.conn.out.len() >= READ_PAUSE_BACKLOG {
                 client.read_paused = true;
