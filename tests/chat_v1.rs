@@ -500,3 +500,25 @@ fn left_when_a_named_member_disconnects() {
     send(&mut alice, json!({"type": "who"}));
     assert_eq!(members(&expect_type(&mut alice, "who")), set(&["alice"]));
 }
+
+#[test]
+fn a_flood_of_requests_whose_replies_pile_up_gets_1008() {
+    // Backlog limit here: max(1 byte, 1 KiB + 64 KiB) = 65 KiB of replies.
+    let server = Server::start(&["--max-message", "1024", "--max-backlog", "1"]);
+    let mut s = tcp(&server);
+    let request = upgrade_request("/chat").replace(
+        "\r\n\r\n",
+        "\r\nSec-WebSocket-Protocol: wsloop.chat.v1\r\n\r\n",
+    );
+    s.write_all(request.as_bytes()).unwrap();
+    assert!(read_head(&mut s).starts_with("HTTP/1.1 101 "));
+    s.write_all(&client_frame(0x81, br#"{"type":"hello","name":"flood"}"#))
+        .unwrap();
+    // 5,000 `who` requests in one write, never reading the answers:
+    // about 300 KB of replies, far past the limit.
+    let who = client_frame(0x81, br#"{"type":"who"}"#);
+    let flood: Vec<u8> = who.iter().copied().cycle().take(who.len() * 5000).collect();
+    let _ = s.write_all(&flood);
+    assert_eq!(expect_close(&mut s), Some(1008));
+    assert_still_serving(&server);
+}

@@ -772,3 +772,17 @@ fn inspect_reports_fragments_binary_and_a_ping_then_pongs() {
     assert_eq!(expect_close(&mut s), Some(1000));
     expect_eof(&mut s);
 }
+
+#[test]
+fn operator_console_escapes_control_characters_from_clients() {
+    let server = Server::start_with(&["--operator"], std::process::Stdio::piped());
+    let mut ws = ws(&server, "/chat");
+    ws.send(tungstenite::Message::text("\u{1b}[2Jgotcha\nfake line"))
+        .unwrap();
+    let line = server.expect_line("gotcha");
+    assert!(
+        !line.contains('\u{1b}'),
+        "raw escape reached the console: {line:?}"
+    );
+    assert!(line.contains("\\u{1b}[2Jgotcha\\nfake line"), "{line:?}");
+}
