@@ -65,7 +65,7 @@ impl<'a> Request<'a> {
         else {
             return Err(HandshakeError::BadRequest("malformed request line"));
         };
-        if method.is_empty() || !target.starts_with('/') || !version.starts_with("HTTP/") {
+        if method.is_empty() || origin_form(target).is_none() || !version.starts_with("HTTP/") {
             return Err(HandshakeError::BadRequest("malformed request line"));
         }
         let mut headers = Vec::with_capacity(12);
@@ -92,7 +92,8 @@ impl<'a> Request<'a> {
 
     /// The path without its query string.
     pub fn path(&self) -> &'a str {
-        self.target.split('?').next().unwrap_or(self.target)
+        let target = origin_form(self.target).unwrap_or(self.target);
+        target.split('?').next().unwrap_or(target)
     }
 
     /// The values of every header named `name` (case-insensitive, §4.2.1).
@@ -126,6 +127,20 @@ impl<'a> Request<'a> {
             .flat_map(|v| v.split(','))
             .any(|t| t.trim().eq_ignore_ascii_case(token))
     }
+}
+
+/// The request target as a path: `/chat?x=1` as it is, and the absolute
+/// form a proxy-minded client may send (`http://host:8080/chat`, RFC 9112
+/// §3.2.2, which servers must accept) reduced to its path.
+fn origin_form(target: &str) -> Option<&str> {
+    if target.starts_with('/') {
+        return Some(target);
+    }
+    let (scheme, rest) = target.split_once("://")?;
+    if !["http", "https", "ws", "wss"].contains(&scheme.to_ascii_lowercase().as_str()) {
+        return None;
+    }
+    Some(rest.find('/').map_or("/", |i| &rest[i..]))
 }
 
 /// A request that passed every check of §4.2.1.
@@ -272,6 +287,20 @@ mod tests {
         assert_eq!(up.key, "dGhlIHNhbXBsZSBub25jZQ==");
         assert_eq!(up.origin, Some("http://example.com"));
         assert_eq!(up.protocols, vec!["chat", "superchat"]);
+    }
+
+    #[test]
+    fn absolute_form_targets_reduce_to_their_path() {
+        let head = with(
+            "GET /chat HTTP/1.1",
+            "GET http://server.example.com:80/chat?a=1 HTTP/1.1",
+        );
+        let req = Request::parse(head.as_bytes()).unwrap();
+        assert_eq!(req.path(), "/chat");
+        let bare = with("GET /chat HTTP/1.1", "GET ws://server.example.com HTTP/1.1");
+        assert_eq!(Request::parse(bare.as_bytes()).unwrap().path(), "/");
+        let bad = with("GET /chat HTTP/1.1", "GET ftp://x/chat HTTP/1.1");
+        assert!(Request::parse(bad.as_bytes()).is_err());
     }
 
     #[test]
