@@ -180,7 +180,7 @@ def main():
     L.append(f"Machine: `nproc` = {nproc}, CPU: {cpu}, kernel {kernel}, memory {mem}; "
              f"ulimit -n {meta.get('nofile', '?')}, {meta.get('ports', '?')} local ports.  ")
     L.append("Server pinned to CPU 0 (`taskset -c 0`), load generator to CPU 1 (`taskset -c 1`); "
-             "all traffic on 127.0.0.1. Each figure: **median** (min–max) of 3 repetitions of 2 s after a 1 s "
+             "all traffic on 127.0.0.1. Each figure: **median** (min–max) of 5 repetitions (`BENCH_REPS`) of 2 s after a 1 s "
              "warm-up, each server started fresh for each scenario. Server CPU = utime+stime of the whole server "
              "process (/proc/PID/stat, all threads) over the repetition; *ns/op* = server CPU ÷ operations. "
              "Load generator CPU is reported next to it: near 100 % means the load generator, not the server, "
