@@ -270,10 +270,12 @@ pub fn unmask(data: &mut [u8], mask: [u8; 4], offset: u64) -> bool {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn masked_frame(b0: u8, payload: &[u8], mask: [u8; 4]) -> Vec<u8> {
+    /// A masked client frame with first byte `b0`, as a browser sends it
+    /// (shared with the other unit tests of the crate).
+    pub(crate) fn masked_frame(b0: u8, payload: &[u8], mask: [u8; 4]) -> Vec<u8> {
         let mut out = vec![b0];
         let len = payload.len();
         if len < 126 {

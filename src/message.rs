@@ -335,22 +335,8 @@ mod tests {
     use super::*;
 
     /// A masked client frame, as a browser would send it.
-    pub fn client_frame(b0: u8, payload: &[u8]) -> Vec<u8> {
-        let mask = [0x5A, 0xC3, 0x01, 0xFE];
-        let mut out = vec![b0];
-        let len = payload.len();
-        if len < 126 {
-            out.push(0x80 | len as u8);
-        } else if len <= 0xFFFF {
-            out.push(0x80 | 126);
-            out.extend_from_slice(&(len as u16).to_be_bytes());
-        } else {
-            out.push(0x80 | 127);
-            out.extend_from_slice(&(len as u64).to_be_bytes());
-        }
-        out.extend_from_slice(&mask);
-        out.extend(payload.iter().enumerate().map(|(i, b)| b ^ mask[i % 4]));
-        out
+    fn client_frame(b0: u8, payload: &[u8]) -> Vec<u8> {
+        crate::frame::tests::masked_frame(b0, payload, [0x5A, 0xC3, 0x01, 0xFE])
     }
 
     #[derive(Debug, PartialEq)]

@@ -2,26 +2,15 @@
 //! and however TCP chunks it, a message decodes to itself; and no input,
 //! however hostile, makes the decoder panic.
 
+mod common;
+
 use proptest::prelude::*;
 use wsloop::frame::Opcode;
 use wsloop::message::{Event, Flow, FrameReader};
 
-/// A masked client frame.
+/// A masked client frame (the tests' own encoder, not the server's).
 fn client_frame(fin: bool, opcode: u8, payload: &[u8], mask: [u8; 4]) -> Vec<u8> {
-    let mut out = vec![(u8::from(fin) << 7) | opcode];
-    let len = payload.len();
-    if len < 126 {
-        out.push(0x80 | len as u8);
-    } else if len <= 0xFFFF {
-        out.push(0x80 | 126);
-        out.extend_from_slice(&(len as u16).to_be_bytes());
-    } else {
-        out.push(0x80 | 127);
-        out.extend_from_slice(&(len as u64).to_be_bytes());
-    }
-    out.extend_from_slice(&mask);
-    out.extend(payload.iter().enumerate().map(|(i, b)| b ^ mask[i % 4]));
-    out
+    common::masked_frame((u8::from(fin) << 7) | opcode, payload, mask)
 }
 
 #[derive(Debug, PartialEq)]

@@ -217,9 +217,14 @@ pub fn raw_ws(server: &Server, path: &str) -> TcpStream {
     s
 }
 
-/// A masked client frame with the given first byte.
+/// A masked client frame with the given first byte. Written here, apart
+/// from the server's codec, so the tests do not just agree with it.
 pub fn client_frame(b0: u8, payload: &[u8]) -> Vec<u8> {
-    let mask = [0x12, 0x34, 0x56, 0x78];
+    masked_frame(b0, payload, [0x12, 0x34, 0x56, 0x78])
+}
+
+/// A client frame with a chosen masking key.
+pub fn masked_frame(b0: u8, payload: &[u8], mask: [u8; 4]) -> Vec<u8> {
     let mut out = vec![b0];
     let len = payload.len();
     if len < 126 {
