@@ -14,7 +14,15 @@ pub struct Clock {
 impl Clock {
     pub fn local() -> Clock {
         let now = unix_now();
-        let offset = std::fs::read("/etc/localtime")
+        // $TZ names a zone file (`Europe/Berlin`, `:Asia/Shanghai`); else
+        // the system's /etc/localtime.
+        let path = match std::env::var("TZ") {
+            Ok(tz) if !tz.is_empty() && !tz.contains("..") => {
+                format!("/usr/share/zoneinfo/{}", tz.trim_start_matches(':'))
+            }
+            _ => "/etc/localtime".to_string(),
+        };
+        let offset = std::fs::read(path)
             .ok()
             .and_then(|tzif| utc_offset_at(&tzif, now))
             .unwrap_or(0);
