@@ -505,13 +505,7 @@ fn left_when_a_named_member_disconnects() {
 fn a_flood_of_requests_whose_replies_pile_up_gets_1008() {
     // Backlog limit here: max(1 byte, 1 KiB + 64 KiB) = 65 KiB of replies.
     let server = Server::start(&["--max-message", "1024", "--max-backlog", "1"]);
-    let mut s = tcp(&server);
-    let request = upgrade_request("/chat").replace(
-        "\r\n\r\n",
-        "\r\nSec-WebSocket-Protocol: wsloop.chat.v1\r\n\r\n",
-    );
-    s.write_all(request.as_bytes()).unwrap();
-    assert!(read_head(&mut s).starts_with("HTTP/1.1 101 "));
+    let (mut s, _) = raw_v1(&server, "/chat");
     s.write_all(&client_frame(0x81, br#"{"type":"hello","name":"flood"}"#))
         .unwrap();
     // 5,000 `who` requests in one write, never reading the answers:

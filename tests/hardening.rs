@@ -4,12 +4,11 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
+use std::io::{ErrorKind, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::mpsc::channel;
 use std::thread::{self, sleep};
 use std::time::{Duration, Instant};
 
@@ -57,41 +56,13 @@ fn cpu_seconds(pid: u32) -> f64 {
 
 /// Starts wsloop with at most `nofile` open file descriptors.
 fn start_with_nofile(nofile: u32, args: &[&str]) -> Server {
-    let mut child = Command::new("bash")
-        .arg("-c")
+    let mut cmd = Command::new("bash");
+    cmd.arg("-c")
         .arg(format!("ulimit -n {nofile} && exec \"$0\" --port 0 \"$@\""))
         .arg(env!("CARGO_BIN_EXE_wsloop"))
         .args(args)
-        .env(
-            "RUST_LOG",
-            std::env::var("RUST_LOG").unwrap_or_else(|_| "error".into()),
-        )
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("start wsloop under ulimit");
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let first = lines.next().expect("banner").expect("banner line");
-    let port = first
-        .rsplit(':')
-        .next()
-        .and_then(|p| p.trim().parse().ok())
-        .unwrap_or_else(|| panic!("no port in banner {first:?}"));
-    let (tx, rx) = channel();
-    thread::spawn(move || {
-        for line in lines.map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                return;
-            }
-        }
-    });
-    Server {
-        child,
-        port,
-        stdout: rx,
-        stdin: None,
-    }
+        .stdin(Stdio::null());
+    Server::spawn(cmd, "error")
 }
 
 /// Reads a response head, or `None` when nothing at all arrives before the

@@ -350,13 +350,8 @@ fn operator_reply_by_name_never_follows_a_close() {
     // §5.5.1: after its close frame the server sends no more data frames,
     // not even an operator's reply to a kicked client still in Closing.
     let mut server = operator();
-    let mut s = tcp(&server);
-    let req = upgrade_request("/chat").replace(
-        "\r\n\r\n",
-        "\r\nSec-WebSocket-Protocol: wsloop.chat.v1\r\n\r\n",
-    );
-    s.write_all(req.as_bytes()).unwrap();
-    assert!(read_head(&mut s).contains("Sec-WebSocket-Protocol: wsloop.chat.v1"));
+    let (mut s, head) = raw_v1(&server, "/chat");
+    assert!(head.contains("Sec-WebSocket-Protocol: wsloop.chat.v1"));
     s.write_all(&client_frame(0x81, br#"{"type":"hello","name":"alice"}"#))
         .unwrap();
     let (_, welcome) = read_frame(&mut s);

@@ -92,11 +92,19 @@ impl Room {
     }
 }
 
-/// A round's broadcast for one room, ready to be shared among members.
-pub struct Delivery {
-    pub plain: Option<Rc<[u8]>>,
-    pub v1: Option<Rc<[u8]>>,
-    pub members: Vec<(usize, u64, bool)>,
+/// A round buffer as one shared allocation (None when empty), emptied for
+/// the next round.
+fn share_round(buf: &mut Vec<u8>) -> Option<Rc<[u8]>> {
+    if buf.is_empty() {
+        return None;
+    }
+    let shared = Rc::from(&buf[..]);
+    buf.clear();
+    // A burst should not keep its memory for the room's life.
+    if buf.capacity() > ROUND_BUFFER_KEPT {
+        *buf = Vec::new();
+    }
+    Some(shared)
 }
 
 #[derive(Debug, Default)]
@@ -193,33 +201,22 @@ impl Rooms {
         }
     }
 
-    /// Takes this round's broadcasts, one shared buffer per kind of client.
-    pub fn take_deliveries(&mut self) -> Vec<Delivery> {
-        let mut out = Vec::with_capacity(self.dirty.len());
+    /// Hands this round's broadcasts out: each room's gathered frames
+    /// become one shared buffer per kind of client, passed to `push` once
+    /// per member (no copy of the bytes, nor of the member list).
+    pub fn deliver_round(&mut self, mut push: impl FnMut(usize, u64, &Rc<[u8]>)) {
         for index in self.dirty.drain(..) {
             let Some(room) = self.rooms.get_mut(index) else {
                 continue;
             };
-            let share = |buf: &mut Vec<u8>| {
-                (!buf.is_empty()).then(|| {
-                    let shared = Rc::from(&buf[..]);
-                    buf.clear();
-                    // A burst should not keep its memory for the room's life.
-                    if buf.capacity() > ROUND_BUFFER_KEPT {
-                        *buf = Vec::new();
-                    }
-                    shared
-                })
-            };
-            let plain = share(&mut room.plain_out);
-            let v1 = share(&mut room.v1_out);
-            if plain.is_none() && v1.is_none() {
-                continue;
+            let plain = share_round(&mut room.plain_out);
+            let v1 = share_round(&mut room.v1_out);
+            for m in &room.members {
+                if let Some(bytes) = if m.v1 { &v1 } else { &plain } {
+                    push(m.key, m.id, bytes);
+                }
             }
-            let members = room.members.iter().map(|m| (m.key, m.id, m.v1)).collect();
-            out.push(Delivery { plain, v1, members });
         }
-        out
     }
 }
 
@@ -305,12 +302,18 @@ fn error(conn: &mut Connection, reason: &str, id: Option<&Value>) {
     reply(conn, &event);
 }
 
-/// Queues a frame for another connection, after this round's broadcasts
-/// (so an `ack` follows the message it acknowledges).
+/// A text frame, encoded once, to share among the queues it goes to.
+fn shared_text(text: &[u8]) -> Rc<[u8]> {
+    let mut buf = Vec::with_capacity(text.len() + 10);
+    frame::encode_frame(&mut buf, Opcode::Text, text);
+    Rc::from(buf)
+}
+
+/// Queues a JSON event for another connection, after this round's
+/// broadcasts (so an `ack` follows the message it acknowledges).
 fn direct(ctx: &mut Ctx, key: usize, id: u64, event: &Value) {
-    let mut buf = Vec::new();
-    frame::encode_frame(&mut buf, Opcode::Text, event.to_string().as_bytes());
-    ctx.direct.push((key, id, Rc::from(buf)));
+    ctx.direct
+        .push((key, id, shared_text(event.to_string().as_bytes())));
 }
 
 /// A `wsloop.chat.v1` message: one JSON object per text message.
@@ -412,21 +415,20 @@ fn hello(
     }
     let welcome = json!({"type": "welcome", "name": name, "room": room.name,
                          "members": room.member_names()});
-    let joined = json!({"type": "joined", "name": name});
-    let others: Vec<(usize, u64)> = room
+    let joined = shared_text(
+        json!({"type": "joined", "name": name})
+            .to_string()
+            .as_bytes(),
+    );
+    let others = room
         .members
         .iter()
-        .filter(|m| m.v1 && m.key != key && m.name.is_some())
-        .map(|m| (m.key, m.id))
-        .collect();
+        .filter(|m| m.v1 && m.key != key && m.name.is_some());
+    for m in others {
+        ctx.direct.push((m.key, m.id, joined.clone()));
+    }
     info!("#{} is {} in {}", conn.id, name, room.name);
     reply(conn, &welcome);
-    let mut buf = Vec::new();
-    frame::encode_frame(&mut buf, Opcode::Text, joined.to_string().as_bytes());
-    let shared: Rc<[u8]> = Rc::from(buf);
-    for (k, i) in others {
-        ctx.direct.push((k, i, shared.clone()));
-    }
 }
 
 /// A name is 1–24 printable characters: no control characters, no bidi
@@ -510,13 +512,8 @@ fn whisper(
     if tv1 {
         direct(ctx, tkey, tid, &event);
     } else {
-        let mut buf = Vec::new();
-        frame::encode_frame(
-            &mut buf,
-            Opcode::Text,
-            format!("{from} (private): {text}").as_bytes(),
-        );
-        ctx.direct.push((tkey, tid, Rc::from(buf)));
+        let plain = shared_text(format!("{from} (private): {text}").as_bytes());
+        ctx.direct.push((tkey, tid, plain));
     }
     if tkey != key {
         direct(ctx, key, conn.id, &event);
@@ -549,11 +546,14 @@ mod tests {
         assert_ne!(lobby, other);
         rooms.queue_plain(lobby, Opcode::Text, b"one");
         rooms.queue_plain(lobby, Opcode::Text, b"two");
-        let d = rooms.take_deliveries();
-        assert_eq!(d.len(), 1);
-        assert_eq!(d[0].members.len(), 2);
-        assert_eq!(d[0].plain.as_deref().unwrap(), b"\x81\x03one\x81\x03two");
-        assert!(rooms.take_deliveries().is_empty());
+        let mut got = Vec::new();
+        rooms.deliver_round(|key, _, bytes| got.push((key, bytes.clone())));
+        assert_eq!(got.len(), 2, "one delivery per lobby member");
+        assert_eq!(&got[0].1[..], b"\x81\x03one\x81\x03two");
+        assert!(Rc::ptr_eq(&got[0].1, &got[1].1), "one shared buffer");
+        let mut again = 0;
+        rooms.deliver_round(|_, _, _| again += 1);
+        assert_eq!(again, 0);
         rooms.leave(other, 3);
         assert!(rooms.get(other).is_none());
     }

@@ -323,9 +323,8 @@ impl Server {
                     // still needs a flush: that is where our FIN goes out.
                     let finishing =
                         client.conn.phase == Phase::Finishing && !client.conn.write_shut;
-                    if (finishing || !client.conn.out.is_empty()) && !client.conn.dirty {
-                        client.conn.dirty = true;
-                        self.dirty.push(key);
+                    if finishing || !client.conn.out.is_empty() {
+                        mark_dirty(client, &mut self.dirty, key);
                     }
                     if n < self.scratch.len() && !hangup {
                         // Replies to what was just read (an echo, a pong)
@@ -347,26 +346,19 @@ impl Server {
     }
 
     fn mark_dirty(&mut self, key: usize) {
-        if let Some(client) = self.clients.get_mut(key)
-            && !client.conn.dirty
-        {
-            client.conn.dirty = true;
-            self.dirty.push(key);
+        if let Some(client) = self.clients.get_mut(key) {
+            mark_dirty(client, &mut self.dirty, key);
         }
     }
 
     /// Hands this round's broadcasts and direct messages to their queues.
     fn deliver(&mut self) {
-        for delivery in self.shared.rooms.take_deliveries() {
-            for (key, id, v1) in delivery.members {
-                let bytes = if v1 { &delivery.v1 } else { &delivery.plain };
-                if let Some(bytes) = bytes {
-                    self.push_to(key, id, bytes.clone());
-                }
-            }
-        }
-        for (key, id, bytes) in std::mem::take(&mut self.shared.direct) {
-            self.push_to(key, id, bytes);
+        let (clients, dirty) = (&mut self.clients, &mut self.dirty);
+        self.shared.rooms.deliver_round(|key, id, bytes| {
+            push_to(clients, dirty, key, id, bytes.clone());
+        });
+        for (key, id, bytes) in self.shared.direct.drain(..) {
+            push_to(clients, dirty, key, id, bytes);
         }
         if !self.shared.console.is_empty() {
             let mut stdout = io::stdout().lock();
@@ -374,16 +366,6 @@ impl Server {
                 let _ = writeln!(stdout, "{line}");
             }
             let _ = stdout.flush();
-        }
-    }
-
-    fn push_to(&mut self, key: usize, id: u64, bytes: Rc<[u8]>) {
-        if let Some(client) = self.clients.get_mut(key)
-            && client.conn.id == id
-            && client.conn.phase == Phase::Open
-        {
-            client.conn.out.push_shared(bytes);
-            self.mark_dirty(key);
         }
     }
 
@@ -475,5 +457,31 @@ impl Server {
         if self.shared.last_speaker == Some(conn.id) {
             self.shared.last_speaker = None;
         }
+    }
+}
+
+/// Queues shared bytes for connection `key`, if it is still the connection
+/// `id` meant and still open; marks it for this round's flush.
+fn push_to(
+    clients: &mut Slab<Client>,
+    dirty: &mut Vec<usize>,
+    key: usize,
+    id: u64,
+    bytes: Rc<[u8]>,
+) {
+    if let Some(client) = clients.get_mut(key)
+        && client.conn.id == id
+        && client.conn.phase == Phase::Open
+    {
+        client.conn.out.push_shared(bytes);
+        mark_dirty(client, dirty, key);
+    }
+}
+
+/// Puts a connection on this round's flush list, once.
+fn mark_dirty(client: &mut Client, dirty: &mut Vec<usize>, key: usize) {
+    if !client.conn.dirty {
+        client.conn.dirty = true;
+        dirty.push(key);
     }
 }

@@ -25,14 +25,19 @@ impl Server {
     }
 
     pub fn start_with(args: &[&str], stdin: Stdio) -> Server {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_wsloop"))
-            .args(["--port", "0"])
-            .args(args)
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_wsloop"));
+        cmd.args(["--port", "0"]).args(args).stdin(stdin);
+        Server::spawn(cmd, "warn")
+    }
+
+    /// Spawns a prepared wsloop command (it must pass `--port 0`), reads the
+    /// port from its banner and forwards the rest of stdout to `stdout`.
+    pub fn spawn(mut cmd: Command, default_log: &str) -> Server {
+        let mut child = cmd
             .env(
                 "RUST_LOG",
-                std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".into()),
+                std::env::var("RUST_LOG").unwrap_or_else(|_| default_log.into()),
             )
-            .stdin(stdin)
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
@@ -215,6 +220,20 @@ pub fn raw_ws(server: &Server, path: &str) -> TcpStream {
     let head = read_head(&mut s);
     assert!(head.starts_with("HTTP/1.1 101 "), "{head}");
     s
+}
+
+/// A raw connection upgraded by hand, offering the chat subprotocol;
+/// returns it with the response head.
+pub fn raw_v1(server: &Server, path: &str) -> (TcpStream, String) {
+    let mut s = tcp(server);
+    let request = upgrade_request(path).replace(
+        "\r\n\r\n",
+        "\r\nSec-WebSocket-Protocol: wsloop.chat.v1\r\n\r\n",
+    );
+    s.write_all(request.as_bytes()).unwrap();
+    let head = read_head(&mut s);
+    assert!(head.starts_with("HTTP/1.1 101 "), "{head}");
+    (s, head)
 }
 
 /// A masked client frame with the given first byte. Written here, apart
