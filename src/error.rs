@@ -161,7 +161,7 @@ impl HandshakeError {
             HandshakeError::BadRequest(why) => why,
             HandshakeError::ForbiddenOrigin => "origin not allowed",
             HandshakeError::NotFound => "no such route",
-            HandshakeError::MethodNotAllowed => "only GET is served",
+            HandshakeError::MethodNotAllowed => "only GET and HEAD are served",
             HandshakeError::UpgradeRequired => "only WebSocket version 13 is supported",
             HandshakeError::HeadTooLarge => "request head over 8 KiB",
             HandshakeError::Busy => "too many connections, try again later",

@@ -65,7 +65,7 @@ impl<'a> Request<'a> {
         else {
             return Err(HandshakeError::BadRequest("malformed request line"));
         };
-        if method.is_empty() || origin_form(target).is_none() || !version.starts_with("HTTP/") {
+        if method.is_empty() || origin_form(target).is_none() || http_version(version).is_none() {
             return Err(HandshakeError::BadRequest("malformed request line"));
         }
         let mut headers = Vec::with_capacity(12);
@@ -82,12 +82,26 @@ impl<'a> Request<'a> {
             }
             headers.push((name, value.trim_matches([' ', '\t'])));
         }
-        Ok(Request {
+        let req = Request {
             method,
             target,
             version,
             headers,
-        })
+        };
+        // RFC 9112 §3.2: "A server MUST respond with a 400 (Bad Request)
+        // status code to any HTTP/1.1 request message that lacks a Host
+        // header field and to any request message that contains more than
+        // one Host header field line". Plain page requests included.
+        match req.header_values("host").count() {
+            0 if req.at_least_1_1() => Err(HandshakeError::BadRequest("missing Host header")),
+            0 | 1 => Ok(req),
+            _ => Err(HandshakeError::BadRequest("more than one Host header")),
+        }
+    }
+
+    /// Is this HTTP/1.1 or higher (RFC 9112 §2.3: `HTTP/` DIGIT `.` DIGIT)?
+    pub fn at_least_1_1(&self) -> bool {
+        http_version(self.version).is_some_and(|v| v >= (1, 1))
     }
 
     /// The path without its query string.
@@ -114,10 +128,12 @@ impl<'a> Request<'a> {
         Ok(first)
     }
 
-    /// Does the client ask for a protocol switch at all? Requests without an
-    /// `Upgrade` header are plain HTTP (the web page), not failed handshakes.
+    /// Does the client ask to switch to WebSocket? Requests without
+    /// `Upgrade: websocket` are plain HTTP (the web page), not failed
+    /// handshakes: RFC 9110 §7.8 lets a server ignore an `Upgrade` header
+    /// naming protocols it does not speak (`curl --http2` sends `h2c`).
     pub fn wants_upgrade(&self) -> bool {
-        self.header_values("upgrade").next().is_some()
+        self.has_token("upgrade", "websocket")
     }
 
     /// Does a comma-separated header (like `Connection: keep-alive, Upgrade`)
@@ -126,6 +142,17 @@ impl<'a> Request<'a> {
         self.header_values(name)
             .flat_map(|v| v.split(','))
             .any(|t| t.trim().eq_ignore_ascii_case(token))
+    }
+}
+
+/// `HTTP/1.1` → `(1, 1)`; anything not `HTTP/` DIGIT `.` DIGIT is `None`
+/// (RFC 9112 §2.3).
+fn http_version(version: &str) -> Option<(u8, u8)> {
+    match version.strip_prefix("HTTP/")?.as_bytes() {
+        [major, b'.', minor] if major.is_ascii_digit() && minor.is_ascii_digit() => {
+            Some((major - b'0', minor - b'0'))
+        }
+        _ => None,
     }
 }
 
@@ -160,8 +187,11 @@ pub fn validate_upgrade<'a>(req: &Request<'a>) -> Result<Upgrade<'a>, HandshakeE
     if req.method != "GET" {
         return Err(HandshakeError::BadRequest("the upgrade method must be GET"));
     }
-    if req.version != "HTTP/1.1" {
-        return Err(HandshakeError::BadRequest("the upgrade needs HTTP/1.1"));
+    // §4.1: "an HTTP/1.1 or higher GET request".
+    if !req.at_least_1_1() {
+        return Err(HandshakeError::BadRequest(
+            "the upgrade needs HTTP/1.1 or higher",
+        ));
     }
     match req.single_header("host")? {
         Some(host) if !host.is_empty() => {}
@@ -243,7 +273,8 @@ pub fn write_error_response(out: &mut Vec<u8>, err: &HandshakeError) {
     let extra = match err {
         // §4.4: tell the client which versions we speak.
         HandshakeError::UpgradeRequired => "Sec-WebSocket-Version: 13\r\n",
-        HandshakeError::MethodNotAllowed => "Allow: GET\r\n",
+        // RFC 9110 §15.5.6: a 405 lists the methods the resource supports.
+        HandshakeError::MethodNotAllowed => "Allow: GET, HEAD\r\n",
         HandshakeError::Busy => "Retry-After: 1\r\n",
         _ => "",
     };
@@ -336,11 +367,72 @@ mod tests {
     }
 
     #[test]
-    fn s4_2_1_http_version_must_be_1_1() {
+    fn s4_1_http_version_must_be_1_1_or_higher() {
         assert!(matches!(
             check(&with("HTTP/1.1\r\nHost", "HTTP/1.0\r\nHost")),
             Err(HandshakeError::BadRequest(_))
         ));
+        assert_eq!(check(&with("HTTP/1.1\r\nHost", "HTTP/1.2\r\nHost")), Ok(()));
+        for bad in ["HTTP/1", "HTTP/1.1.1", "HTTP/x.y", "HTTP/11.1", "http/1.1"] {
+            let head = with("HTTP/1.1\r\nHost", &format!("{bad}\r\nHost"));
+            assert_eq!(
+                Request::parse(head.as_bytes()).err(),
+                Some(HandshakeError::BadRequest("malformed request line")),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn rfc9112_3_2_http_1_1_needs_exactly_one_host() {
+        let missing = Request::parse(b"GET / HTTP/1.1\r\nAccept: */*\r\n\r\n");
+        assert_eq!(
+            missing.err(),
+            Some(HandshakeError::BadRequest("missing Host header"))
+        );
+        for two in [
+            &b"GET / HTTP/1.1\r\nHost: a\r\nHost: a\r\n\r\n"[..],
+            b"GET / HTTP/1.1\r\nHost: a\r\nhost: b\r\n\r\n",
+            b"GET / HTTP/1.0\r\nHost: a\r\nHOST: b\r\n\r\n",
+        ] {
+            assert_eq!(
+                Request::parse(two).err(),
+                Some(HandshakeError::BadRequest("more than one Host header")),
+                "{}",
+                String::from_utf8_lossy(two)
+            );
+        }
+        // HTTP/1.0 had no Host; an empty Host is allowed (§3.2: no authority).
+        assert!(Request::parse(b"GET / HTTP/1.0\r\n\r\n").is_ok());
+        assert!(Request::parse(b"GET / HTTP/1.1\r\nHost:\r\n\r\n").is_ok());
+    }
+
+    #[test]
+    fn rfc9110_7_8_an_upgrade_to_another_protocol_is_plain_http() {
+        let req = |upgrade: &str| {
+            let head = format!(
+                "GET / HTTP/1.1\r\nHost: a\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: {upgrade}\r\n\r\n"
+            );
+            Request::parse(head.as_bytes()).unwrap().wants_upgrade()
+        };
+        assert!(!req("h2c"));
+        assert!(!req("websocket2"));
+        assert!(req("websocket"));
+        assert!(req("h2c, WebSocket"));
+        assert!(
+            !Request::parse(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n")
+                .unwrap()
+                .wants_upgrade()
+        );
+    }
+
+    #[test]
+    fn rfc9110_15_5_6_405_lists_the_allowed_methods() {
+        let mut out = Vec::new();
+        write_error_response(&mut out, &HandshakeError::MethodNotAllowed);
+        let text = String::from_utf8(out).unwrap();
+        assert!(text.starts_with("HTTP/1.1 405 "), "{text}");
+        assert!(text.contains("\r\nAllow: GET, HEAD\r\n"), "{text}");
     }
 
     #[test]
@@ -381,7 +473,7 @@ mod tests {
     }
 
     #[test]
-    fn s4_1_key_must_be_base64_of_16_bytes() {
+    fn s4_2_1_key_must_be_base64_of_16_bytes() {
         for bad in [
             "",
             "abc",

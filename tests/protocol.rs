@@ -79,8 +79,8 @@ fn s4_2_1_bad_upgrade_requests_get_400_with_a_reason() {
         ),
         ("host", replace(&good, "Host: 127.0.0.1\r\n", "")),
         (
-            "upgrade",
-            replace(&good, "Upgrade: websocket", "Upgrade: h2c"),
+            "two hosts",
+            replace(&good, "Host: 127.0.0.1\r\n", "Host: a\r\nHost: b\r\n"),
         ),
         (
             "connection",
@@ -118,7 +118,7 @@ fn s4_4_unsupported_version_gets_426_with_version_13() {
 }
 
 #[test]
-fn s4_2_1_unknown_path_is_404() {
+fn s4_2_2_unknown_path_is_404() {
     let server = Server::start(&[]);
     let response = refused(&server, &upgrade_request("/nowhere"));
     assert!(response.starts_with("HTTP/1.1 404 "), "{response}");
@@ -154,6 +154,50 @@ fn plain_get_serves_the_page_and_404s_the_rest() {
         let r = refused(&server, &format!("GET {path} HTTP/1.1\r\nHost: x\r\n\r\n"));
         assert!(r.starts_with("HTTP/1.1 404 "), "{path}: {r}");
     }
+}
+
+#[test]
+fn rfc9110_7_8_an_upgrade_to_h2c_is_served_as_plain_http() {
+    let server = Server::start(&[]);
+    // What `curl --http2 http://…/` sends: the server may ignore the offer.
+    let h2c = "Connection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQCAAAAAAIAAAAA\r\n\r\n";
+    let page = refused(&server, &format!("GET / HTTP/1.1\r\nHost: x\r\n{h2c}"));
+    assert!(page.starts_with("HTTP/1.1 200 OK\r\n"), "{page}");
+    assert!(page.contains("Content-Type: text/html"), "{page}");
+    // A WebSocket route asked for h2c is a plain request for a page that
+    // is not there, not a broken handshake.
+    let other = refused(&server, &format!("GET /echo HTTP/1.1\r\nHost: x\r\n{h2c}"));
+    assert!(other.starts_with("HTTP/1.1 404 "), "{other}");
+}
+
+#[test]
+fn rfc9110_15_5_6_405_lists_allow_get_head() {
+    let server = Server::start(&[]);
+    let response = refused(
+        &server,
+        "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n",
+    );
+    assert!(response.starts_with("HTTP/1.1 405 "), "{response}");
+    assert!(response.contains("\r\nAllow: GET, HEAD\r\n"), "{response}");
+}
+
+#[test]
+fn rfc9112_3_2_a_plain_request_without_host_or_with_two_is_400() {
+    let server = Server::start(&[]);
+    for request in [
+        "GET / HTTP/1.1\r\n\r\n",
+        "GET / HTTP/1.1\r\nHost: x\r\nHost: y\r\n\r\n",
+        "HEAD /app.js HTTP/1.1\r\nHost: x\r\nhost: x\r\n\r\n",
+    ] {
+        let response = refused(&server, request);
+        assert!(
+            response.starts_with("HTTP/1.1 400 "),
+            "{request:?}: {response}"
+        );
+    }
+    // HTTP/1.0 had no Host header: its page is served.
+    let old = refused(&server, "GET / HTTP/1.0\r\n\r\n");
+    assert!(old.starts_with("HTTP/1.1 200 OK\r\n"), "{old}");
 }
 
 // ---- §5 framing -------------------------------------------------------------
