@@ -31,6 +31,9 @@ pub struct Config {
     pub max_backlog: usize,
     /// When not empty, only upgrade requests with one of these `Origin`s.
     pub allow_origins: Vec<String>,
+    /// Log and console bytes waiting for a slow stdout/stderr; past it,
+    /// lines are dropped and counted (`output`).
+    pub output_buffer: usize,
 }
 
 impl Default for Config {
@@ -48,6 +51,7 @@ impl Default for Config {
             max_connections: 10_000,
             max_backlog: 8 << 20,
             allow_origins: Vec::new(),
+            output_buffer: crate::output::DEFAULT_CAPACITY,
         }
     }
 }
@@ -84,6 +88,9 @@ usage: wsloop [options]
                             + 64 KiB, so one whole message always fits)
   --allow-origin URL        accept only upgrades from this Origin (repeatable);
                             others get 403 (default: any origin)
+  --output-buffer BYTES     log and console output waiting for a slow terminal or
+                            pipe; past it lines are dropped and counted, and a
+                            line says how many (default 1048576 = 1 MiB)
   -h, --help                this text
 
 Logging: RUST_LOG=info (default), debug (handshakes), trace (every frame).
@@ -140,6 +147,12 @@ pub fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Command, Str
             }
             "--max-backlog" => config.max_backlog = number(&flag, &value()?)?,
             "--allow-origin" => config.allow_origins.push(value()?),
+            "--output-buffer" => {
+                config.output_buffer = number(&flag, &value()?)?;
+                if config.output_buffer < 4096 {
+                    return Err("--output-buffer must be at least 4096".into());
+                }
+            }
             _ => return Err(format!("unknown option {arg} (see --help)")),
         }
     }
@@ -226,6 +239,7 @@ mod tests {
             &["--push-interval", "9-3"],
             &["--idle-timeout", "-1"],
             &["--max-message", "0"],
+            &["--output-buffer", "10"],
         ] {
             let err = parse(args).unwrap_err();
             assert!(!err.contains('\n'), "{err}");

@@ -15,6 +15,7 @@ pub mod handshake;
 pub mod http;
 pub mod message;
 pub mod operator;
+pub mod output;
 pub mod outqueue;
 pub mod pool;
 pub mod routes;

@@ -1,10 +1,18 @@
 //! The command line: flags → [`Config`], the logger, then the loop.
+//!
+//! Log records and the banner go through [`wsloop::output`]: a bounded
+//! buffer drained by one writer thread, so a terminal or pipe that stops
+//! reading never stalls the loop.
 
-use std::io::Write;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use wsloop::config::{self, Command, Config};
+use wsloop::output;
 use wsloop::server::Server;
+
+/// How long the exit waits for the last lines to reach a slow terminal.
+const EXIT_FLUSH: Duration = Duration::from_secs(1);
 
 fn main() -> ExitCode {
     let config: Config = match config::parse_args(std::env::args().skip(1)) {
@@ -18,41 +26,48 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    output::set_capacity(config.output_buffer);
+    // The same filter (RUST_LOG, `info` by default) and line format as
+    // env_logger's own stderr target; only the writing is moved off the loop.
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info"))
         .format_target(false)
+        .target(env_logger::Target::Pipe(Box::new(output::LogPipe)))
         .init();
+    let code = serve(&config);
+    output::flush(EXIT_FLUSH);
+    code
+}
+
+fn serve(config: &Config) -> ExitCode {
     let mut server = match Server::bind(config.clone()) {
         Ok(server) => server,
         Err(e) => {
-            eprintln!(
+            output::error_line(format!(
                 "wsloop: cannot listen on {}:{}: {e}",
                 config.host, config.port
-            );
+            ));
             return ExitCode::from(2);
         }
     };
     let addr = match server.local_addr() {
         Ok(addr) => addr,
         Err(e) => {
-            eprintln!("wsloop: {e}");
+            output::error_line(format!("wsloop: {e}"));
             return ExitCode::from(2);
         }
     };
-    let mut out = std::io::stdout().lock();
-    let _ = writeln!(out, "wsloop listening on {addr}");
-    let _ = writeln!(out, "  page    http://{addr}/");
+    output::console_line(format!("wsloop listening on {addr}"));
+    output::console_line(format!("  page    http://{addr}/"));
     for path in ["chat", "echo", "guest", "upload", "inspect"] {
-        let _ = writeln!(out, "  {path:<8}ws://{addr}/{path}");
+        output::console_line(format!("  {path:<8}ws://{addr}/{path}"));
     }
     if config.operator {
-        let _ = writeln!(out, "operator console: type /help");
+        output::console_line("operator console: type /help");
     }
-    let _ = out.flush();
-    drop(out);
     match server.run() {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("wsloop: poll failed: {e}");
+            output::error_line(format!("wsloop: poll failed: {e}"));
             ExitCode::from(1)
         }
     }
