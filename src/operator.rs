@@ -12,7 +12,7 @@
 
 use std::io::BufRead;
 use std::sync::Arc;
-use std::sync::mpsc::{Receiver, Sender, channel};
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 
 /// Whom a reply goes to.
 #[derive(Debug, PartialEq, Eq)]
@@ -99,15 +99,61 @@ pub fn parse(line: &str) -> Result<Command, String> {
     Ok(Command::ReplyLast(line.to_string()))
 }
 
+/// The longest console line kept; the rest of a longer line is dropped
+/// (issue 13: one 400 MB line without a newline must not take 400 MB).
+pub const MAX_LINE: usize = 64 * 1024;
+/// Lines read but not yet taken by the loop (at most 256 × 64 KiB =
+/// 16 MiB); past it the reader thread waits (only it, never the loop).
+const QUEUED_LINES: usize = 256;
+
 /// What the reader thread sends: a line, or the end of stdin.
 pub enum Input {
     Line(String),
     Eof,
 }
 
+/// One line of at most `max` bytes from `reader`, without its newline.
+/// A longer line is read to its end but not kept: `Err(n)` with its length.
+/// `Ok(None)` is the end of input.
+pub fn read_capped_line(
+    reader: &mut impl BufRead,
+    max: usize,
+) -> std::io::Result<Option<Result<Vec<u8>, usize>>> {
+    let mut line = Vec::new();
+    let mut total = 0usize;
+    loop {
+        let chunk = match reader.fill_buf() {
+            Ok(chunk) => chunk,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        if chunk.is_empty() {
+            return Ok(match total {
+                0 => None,
+                n if n > max => Some(Err(n)),
+                _ => Some(Ok(line)),
+            });
+        }
+        let (taken, done) = match chunk.iter().position(|&b| b == b'\n') {
+            Some(i) => (i, true),
+            None => (chunk.len(), false),
+        };
+        if total.saturating_add(taken) <= max {
+            line.extend_from_slice(&chunk[..taken]);
+        } else if !line.is_empty() {
+            line = Vec::new(); // over the cap: stop keeping it
+        }
+        total = total.saturating_add(taken);
+        reader.consume(taken + usize::from(done));
+        if done {
+            return Ok(Some(if total > max { Err(total) } else { Ok(line) }));
+        }
+    }
+}
+
 /// Starts the stdin reader thread; it wakes the poll loop per line.
 pub fn spawn_stdin_reader(waker: Arc<mio::Waker>) -> std::io::Result<Receiver<Input>> {
-    let (tx, rx): (Sender<Input>, Receiver<Input>) = channel();
+    let (tx, rx): (SyncSender<Input>, Receiver<Input>) = sync_channel(QUEUED_LINES);
     std::thread::Builder::new()
         .name("stdin".into())
         .spawn(move || {
@@ -116,10 +162,16 @@ pub fn spawn_stdin_reader(waker: Arc<mio::Waker>) -> std::io::Result<Receiver<In
             loop {
                 // Bytes, not read_line: a line that is not UTF-8 is shown
                 // with replacement characters, not taken for the end.
-                let mut line = Vec::new();
-                let input = match lines.read_until(b'\n', &mut line) {
-                    Ok(0) | Err(_) => Input::Eof,
-                    Ok(_) => Input::Line(String::from_utf8_lossy(&line).into_owned()),
+                let input = match read_capped_line(&mut lines, MAX_LINE) {
+                    Ok(None) | Err(_) => Input::Eof,
+                    Ok(Some(Ok(line))) => Input::Line(String::from_utf8_lossy(&line).into_owned()),
+                    Ok(Some(Err(len))) => {
+                        // Said here, on this thread: the loop never sees it.
+                        crate::output::console_line(format!(
+                            "error: console line of {len} bytes dropped (limit {MAX_LINE})"
+                        ));
+                        continue;
+                    }
                 };
                 let eof = matches!(input, Input::Eof);
                 if tx.send(input).is_err() || waker.wake().is_err() || eof {
@@ -133,6 +185,36 @@ pub fn spawn_stdin_reader(waker: Arc<mio::Waker>) -> std::io::Result<Receiver<In
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_console_line_over_the_cap_is_dropped_whole_and_reading_goes_on() {
+        let mut input = Vec::new();
+        input.extend_from_slice(b"short\n");
+        input.extend(std::iter::repeat_n(b'x', 10_000));
+        input.extend_from_slice(b"\nnext\nlast");
+        // A tiny buffer: the long line arrives in many pieces.
+        let mut reader = std::io::BufReader::with_capacity(7, &input[..]);
+        let mut got = Vec::new();
+        while let Some(line) = read_capped_line(&mut reader, 100).unwrap() {
+            got.push(line);
+        }
+        assert_eq!(
+            got,
+            vec![
+                Ok(b"short".to_vec()),
+                Err(10_000),
+                Ok(b"next".to_vec()),
+                Ok(b"last".to_vec())
+            ]
+        );
+        // Exactly at the cap is kept.
+        let exact = [b"a".repeat(100), b"\n".to_vec()].concat();
+        let mut reader = &exact[..];
+        assert_eq!(
+            read_capped_line(&mut reader, 100).unwrap(),
+            Some(Ok(b"a".repeat(100)))
+        );
+    }
 
     #[test]
     fn console_lines() {

@@ -155,6 +155,36 @@ fn operator_sees_messages_and_replies_to_the_last_sender_or_by_id() {
 }
 
 #[test]
+fn operator_console_line_without_newline_is_capped_not_buffered_whole() {
+    // Issue 13: a 400 MB line with no newline took 821 MB. Now a line over
+    // 64 KiB is read to its end but not kept, and gets one `error:` line.
+    let mut server = operator();
+    let before = server.rss_kib();
+    {
+        let stdin = server.stdin.as_mut().unwrap();
+        let chunk = vec![b'x'; 1 << 20];
+        for _ in 0..400 {
+            stdin.write_all(&chunk).unwrap();
+        }
+        stdin.write_all(b"\n").unwrap();
+        stdin.flush().unwrap();
+    }
+    let line = server.expect_line("error: console line of");
+    assert!(line.contains("419430400 bytes dropped"), "{line}");
+    let grown = server.peak_rss_kib().saturating_sub(before);
+    assert!(
+        grown < 100 * 1024,
+        "peak RSS grew {grown} KiB for a 400 MiB line"
+    );
+    // The console still works after it.
+    let mut a = ws(&server, "/chat");
+    a.send(Message::text("still here")).unwrap();
+    server.expect_line("] still here");
+    console(&mut server, "yes");
+    assert_eq!(next_text(&mut a), "yes");
+}
+
+#[test]
 fn operator_unknown_id_is_a_console_error_and_sends_nothing() {
     let mut server = operator();
     let mut a = ws(&server, "/chat");

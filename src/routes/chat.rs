@@ -12,7 +12,7 @@
 use std::collections::HashMap;
 use std::rc::Rc;
 
-use log::{debug, info};
+use log::info;
 use serde_json::{Value, json};
 use slab::Slab;
 
@@ -252,9 +252,7 @@ pub fn on_message(
                            "time": ctx.clock.hms(), "private": false});
         ctx.rooms.queue_v1(index, &event);
     }
-    // Per message: debug, not info — the default level must not cost a
-    // line per chat message.
-    debug!(
+    info!(
         "#{} sent {} bytes to {} clients",
         conn.id,
         payload.len(),
@@ -481,7 +479,7 @@ fn say(
             .queue_plain(index, Opcode::Text, format!("{from}: {text}").as_bytes());
     }
     direct(ctx, key, conn.id, &ack_event(id, seq, delivered));
-    debug!(
+    info!(
         "#{} ({}) sent {} bytes to {} clients",
         conn.id,
         from,

@@ -2,6 +2,8 @@
 //! thread, run as commands against the connection table. See
 //! [`crate::operator`] for the parser and why stdin has a thread.
 
+use std::io::{self, Write};
+
 use serde_json::json;
 
 use super::Server;
@@ -11,12 +13,12 @@ use crate::frame::Opcode;
 use crate::operator::{self, Command, Input, Target};
 use crate::routes::Route;
 
-/// Queues a console line for the output writer thread ([`crate::output`]):
-/// the loop never waits on a stdout nobody reads (`wsloop --operator |
-/// sleep 1000`), and a closed stdout cannot panic it either.
+/// Prints a console line. `println!` would panic when stdout is gone (say,
+/// `wsloop --operator | tee log` after tee exits) and take every client
+/// down with the loop; a console line is not worth that.
 macro_rules! say {
     ($($arg:tt)*) => {{
-        let _ = crate::output::console_line(format!($($arg)*));
+        let _ = writeln!(io::stdout(), $($arg)*);
     }};
 }
 
@@ -99,6 +101,7 @@ impl Server {
             },
             Command::ReplyTo(target, text) => self.reply_to(&target, &text),
         }
+        let _ = io::stdout().flush();
     }
 
     fn find_client(&self, target: &Target) -> Option<usize> {

@@ -94,6 +94,16 @@ impl Server {
             .unwrap()
     }
 
+    /// The server's peak resident memory in KiB (VmHWM), from /proc.
+    pub fn peak_rss_kib(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap();
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmHWM:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .unwrap()
+    }
+
     /// Open TCP connections of the server process, from /proc/<pid>/fd.
     pub fn open_sockets(&self) -> usize {
         std::fs::read_dir(format!("/proc/{}/fd", self.child.id()))
