@@ -59,6 +59,7 @@ fn connect(port: u16, path: &str) -> Ws {
         tungstenite::connect(format!("ws://127.0.0.1:{port}{path}")).expect("connect");
     if let tungstenite::stream::MaybeTlsStream::Plain(s) = ws.get_mut() {
         s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        s.set_write_timeout(Some(Duration::from_secs(10))).unwrap();
         s.set_nodelay(true).unwrap();
     }
     ws
