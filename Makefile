@@ -2,7 +2,7 @@
 CARGO ?= cargo
 ARGS ?=
 
-.PHONY: run build test unit lint autobahn autobahn-quick autobahn-update browser bench bench-smoke fuzz clean
+.PHONY: run build setup test unit lint autobahn autobahn-quick autobahn-update browser bench bench-smoke fuzz clean
 
 run:            ## serve on 127.0.0.1:8080 (extra flags: make run ARGS=--operator)
 	$(CARGO) build --release
@@ -11,7 +11,10 @@ run:            ## serve on 127.0.0.1:8080 (extra flags: make run ARGS=--operato
 build:
 	$(CARGO) build --release
 
-test: lint unit autobahn browser bench-smoke   ## everything that proves the server works
+setup:          ## check for (as root: install) what the tests need; seconds when all is there
+	bash .ci/setup
+
+test: setup lint unit autobahn browser bench-smoke   ## set-up, then everything that proves the server works
 
 lint:
 	$(CARGO) fmt --all -- --check

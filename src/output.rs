@@ -285,24 +285,38 @@ mod tests {
         // (one more may be in the writer's hands).
         assert!((1..=20).contains(&accepted), "{accepted}");
         assert_eq!(output.dropped(), 10_000 - accepted);
-        // The reader comes back: what was kept, then the count of the rest.
-        for _ in 0..accepted + 1 {
+        // The reader comes back: what was kept, in order, and notes that
+        // count the rest (one, or two when the writer took its first batch
+        // after the first drops), the last line being a note.
+        for _ in 0..accepted + 8 {
             open.send(()).unwrap();
         }
-        let mut lines = Vec::new();
-        for _ in 0..accepted + 1 {
-            lines.push(String::from_utf8(written.recv().unwrap()).unwrap());
-        }
-        assert_eq!(lines[0], "line 0000\n");
-        let note = format!(
-            "… {} lines dropped (output buffer full)\n",
-            10_000 - accepted
+        assert!(output.flush(Duration::from_secs(5)));
+        let lines: Vec<String> = written
+            .try_iter()
+            .map(|l| String::from_utf8(l).unwrap())
+            .collect();
+        let (notes, kept): (Vec<&String>, Vec<&String>) =
+            lines.iter().partition(|l| l.starts_with('…'));
+        let expected: Vec<String> = (0..accepted).map(|i| format!("line {i:04}\n")).collect();
+        assert_eq!(kept, expected.iter().collect::<Vec<_>>());
+        let counted: u64 = notes
+            .iter()
+            .filter_map(|n| n.split_whitespace().nth(1)?.parse::<u64>().ok())
+            .sum();
+        assert_eq!(counted, 10_000 - accepted);
+        assert!(
+            lines
+                .last()
+                .is_some_and(|l| l.ends_with("lines dropped (output buffer full)\n"))
         );
-        assert_eq!(lines.last(), Some(&note));
         // And the next line comes after the note, in order.
         assert!(output.push(Stream::Stdout, b"after\n".to_vec()));
-        open.send(()).unwrap();
-        assert_eq!(written.recv().unwrap(), b"after\n");
+        assert!(output.flush(Duration::from_secs(5)));
+        assert_eq!(
+            written.try_iter().collect::<Vec<_>>(),
+            vec![b"after\n".to_vec()]
+        );
         assert!(output.flush(Duration::from_secs(5)));
     }
 
@@ -315,6 +329,7 @@ mod tests {
             written.recv().unwrap(),
             "… 1 line dropped (output buffer full)\n".as_bytes()
         );
+        assert!(output.flush(Duration::from_secs(5)));
         assert!(output.push(Stream::Stdout, b"short\n".to_vec()));
         open.send(()).unwrap();
         assert_eq!(written.recv().unwrap(), b"short\n");

@@ -12,7 +12,7 @@
 use std::collections::HashMap;
 use std::rc::Rc;
 
-use log::info;
+use log::{debug, info};
 use serde_json::{Value, json};
 use slab::Slab;
 
@@ -252,7 +252,9 @@ pub fn on_message(
                            "time": ctx.clock.hms(), "private": false});
         ctx.rooms.queue_v1(index, &event);
     }
-    info!(
+    // Per message: debug, not info; the default level must not cost a
+    // line per chat message.
+    debug!(
         "#{} sent {} bytes to {} clients",
         conn.id,
         payload.len(),
@@ -479,7 +481,7 @@ fn say(
             .queue_plain(index, Opcode::Text, format!("{from}: {text}").as_bytes());
     }
     direct(ctx, key, conn.id, &ack_event(id, seq, delivered));
-    info!(
+    debug!(
         "#{} ({}) sent {} bytes to {} clients",
         conn.id,
         from,

@@ -2,8 +2,6 @@
 //! thread, run as commands against the connection table. See
 //! [`crate::operator`] for the parser and why stdin has a thread.
 
-use std::io::{self, Write};
-
 use serde_json::json;
 
 use super::Server;
@@ -13,12 +11,12 @@ use crate::frame::Opcode;
 use crate::operator::{self, Command, Input, Target};
 use crate::routes::Route;
 
-/// Prints a console line. `println!` would panic when stdout is gone (say,
-/// `wsloop --operator | tee log` after tee exits) and take every client
-/// down with the loop; a console line is not worth that.
+/// Queues a console line for the output writer thread ([`crate::output`]):
+/// the loop never waits on a stdout nobody reads (`wsloop --operator |
+/// sleep 1000`), and a closed stdout cannot panic it either.
 macro_rules! say {
     ($($arg:tt)*) => {{
-        let _ = writeln!(io::stdout(), $($arg)*);
+        let _ = crate::output::console_line(format!($($arg)*));
     }};
 }
 
@@ -101,7 +99,6 @@ impl Server {
             },
             Command::ReplyTo(target, text) => self.reply_to(&target, &text),
         }
-        let _ = io::stdout().flush();
     }
 
     fn find_client(&self, target: &Target) -> Option<usize> {

@@ -13,7 +13,7 @@
 mod console;
 mod deadlines;
 
-use std::io::{self, Read, Write};
+use std::io::{self, Read};
 use std::net::{Shutdown, SocketAddr};
 use std::rc::Rc;
 use std::sync::Arc;
@@ -360,12 +360,10 @@ impl Server {
         for (key, id, bytes) in self.shared.direct.drain(..) {
             push_to(clients, dirty, key, id, bytes);
         }
-        if !self.shared.console.is_empty() {
-            let mut stdout = io::stdout().lock();
-            for line in self.shared.console.drain(..) {
-                let _ = writeln!(stdout, "{line}");
-            }
-            let _ = stdout.flush();
+        // Console lines go to the output writer thread: queued, never a
+        // blocking write on the loop.
+        for line in self.shared.console.drain(..) {
+            crate::output::console_line(line);
         }
     }
 
