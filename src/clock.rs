@@ -22,6 +22,7 @@ impl Clock {
             }
             _ => "/etc/localtime".to_string(),
         };
+        // ok: read once, from Server::bind, before the loop starts.
         let offset = std::fs::read(path)
             .ok()
             .and_then(|tzif| utc_offset_at(&tzif, now))

@@ -22,6 +22,7 @@ fn main() -> ExitCode {
             return ExitCode::SUCCESS;
         }
         Err(e) => {
+            // ok: a bad flag, before the loop exists; the process exits.
             eprintln!("wsloop: {e}");
             return ExitCode::from(2);
         }

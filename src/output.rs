@@ -189,6 +189,7 @@ pub fn global() -> &'static Arc<Output> {
         let output = Output::new(DEFAULT_CAPACITY);
         // If no thread can be started, lines queue up to the capacity and
         // are then dropped and counted: still never a blocked loop.
+        // ok: stdout/stderr are written only by the writer thread, never the loop.
         let _ = output.spawn_writer(Box::new(io::stdout()), Box::new(io::stderr()));
         output
     })
@@ -202,16 +203,18 @@ pub fn set_capacity(bytes: usize) {
 /// Queues one operator console line for stdout (a newline is added).
 /// Never blocks; returns `false` when the line was dropped.
 pub fn console_line(line: impl Into<String>) -> bool {
-    let mut bytes = line.into().into_bytes();
-    bytes.push(b'\n');
-    global().push(Stream::Stdout, bytes)
+    push_line(Stream::Stdout, line.into())
 }
 
 /// Queues one line for stderr (a newline is added). Never blocks.
 pub fn error_line(line: impl Into<String>) -> bool {
-    let mut bytes = line.into().into_bytes();
+    push_line(Stream::Stderr, line.into())
+}
+
+fn push_line(stream: Stream, line: String) -> bool {
+    let mut bytes = line.into_bytes();
     bytes.push(b'\n');
-    global().push(Stream::Stderr, bytes)
+    global().push(stream, bytes)
 }
 
 /// Waits up to `timeout` for the queued lines to be written (at exit).
