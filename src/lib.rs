@@ -21,4 +21,5 @@ pub mod pool;
 pub mod routes;
 pub mod server;
 pub mod timers;
+pub mod tzif;
 pub mod utf8;
