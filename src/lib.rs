@@ -22,4 +22,5 @@ pub mod routes;
 pub mod server;
 pub mod timers;
 pub mod tzif;
+pub mod upload_worker;
 pub mod utf8;
