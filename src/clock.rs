@@ -1,42 +1,76 @@
 //! The server's local wall-clock time as `HH:MM:SS`, for chat messages and
-//! `/guest` pushes. The UTC offset is read once at start from the system's
-//! time zone file (TZif, RFC 8536), so no date crate and no `unsafe` call
-//! into libc are needed; when the file is missing or odd, the time is UTC.
+//! `/guest` pushes, with no date crate and no `unsafe` call into libc.
+//!
+//! The time zone file is read once, at the first [`Clock::local`] (when the
+//! server binds, before the loop runs), and kept whole by [`crate::tzif`]:
+//! every transition it lists plus its footer rule for the years after the
+//! last one. Each [`Clock::hms`] then picks the offset in force *now* from
+//! that table — a binary search, no file read — so the time is right across
+//! a daylight-saving change without ever touching the disk on the loop
+//! thread. (Re-reading the file hourly would be a blocking read on the loop,
+//! or a thread; the table makes both unnecessary.) A missing or odd file
+//! means UTC.
 
+use std::sync::OnceLock;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-/// Seconds east of UTC, taken at start-up.
+use crate::tzif::{Rule, Zone};
+
+/// The local time of day, using the zone loaded at start.
 #[derive(Debug, Clone, Copy)]
 pub struct Clock {
-    offset: i64,
+    zone: &'static Zone,
 }
 
+static LOCAL: OnceLock<Zone> = OnceLock::new();
+
 impl Clock {
+    /// The system's zone: `$TZ` (a zone name such as `Europe/Berlin`, or a
+    /// POSIX rule), else /etc/localtime. Loaded on the first call only.
     pub fn local() -> Clock {
-        let now = unix_now();
-        // $TZ names a zone file (`Europe/Berlin`, `:Asia/Shanghai`); else
-        // the system's /etc/localtime.
-        let path = match std::env::var("TZ") {
-            Ok(tz) if !tz.is_empty() && !tz.contains("..") => {
-                format!("/usr/share/zoneinfo/{}", tz.trim_start_matches(':'))
-            }
-            _ => "/etc/localtime".to_string(),
-        };
-        // ok: read once, from Server::bind, before the loop starts.
-        let offset = std::fs::read(path)
-            .ok()
-            .and_then(|tzif| utc_offset_at(&tzif, now))
-            .unwrap_or(0);
         Clock {
-            offset: i64::from(offset),
+            zone: LOCAL.get_or_init(load_local_zone),
         }
+    }
+
+    /// A clock for a given zone (tests).
+    pub fn with_zone(zone: &'static Zone) -> Clock {
+        Clock { zone }
     }
 
     /// The current local time as `HH:MM:SS`.
     pub fn hms(&self) -> String {
-        let secs = (unix_now() + self.offset).rem_euclid(86_400);
-        format!("{:02}:{:02}:{:02}", secs / 3600, secs / 60 % 60, secs % 60)
+        hms_at(self.zone, unix_now())
     }
+}
+
+fn hms_at(zone: &Zone, now: i64) -> String {
+    let secs = (now + i64::from(zone.offset_at(now))).rem_euclid(86_400);
+    format!("{:02}:{:02}:{:02}", secs / 3600, secs / 60 % 60, secs % 60)
+}
+
+fn load_local_zone() -> Zone {
+    let tz = std::env::var("TZ").unwrap_or_default();
+    let name = tz.trim_start_matches(':');
+    let path = if name.is_empty() || name.contains("..") {
+        "/etc/localtime".to_string()
+    } else if name.starts_with('/') {
+        name.to_string()
+    } else {
+        format!("/usr/share/zoneinfo/{name}")
+    };
+    // ok: read once, at the first Clock::local (Server::bind), before the loop starts.
+    if let Some(zone) = std::fs::read(&path).ok().and_then(|f| Zone::from_tzif(&f)) {
+        return zone;
+    }
+    // `TZ=CET-1CEST,M3.5.0,M10.5.0/3` names no file: it is the rule itself.
+    Rule::parse(name)
+        .map(|rule| Zone {
+            initial: rule.std,
+            transitions: Vec::new(),
+            rule: Some(rule),
+        })
+        .unwrap_or_default()
 }
 
 fn unix_now() -> i64 {
@@ -45,64 +79,30 @@ fn unix_now() -> i64 {
         .map_or(0, |d| d.as_secs() as i64)
 }
 
-/// The offset in force at `now` according to a TZif file's version-1 data
-/// block: the local time type of the last transition at or before `now`.
-pub fn utc_offset_at(tzif: &[u8], now: i64) -> Option<i32> {
-    if tzif.get(..4)? != b"TZif" {
-        return None;
-    }
-    let count = |at: usize| -> Option<usize> {
-        let b = tzif.get(at..at + 4)?;
-        Some(u32::from_be_bytes([b[0], b[1], b[2], b[3]]) as usize)
-    };
-    let (isutcnt, isstdcnt, leapcnt) = (count(20)?, count(24)?, count(28)?);
-    let (timecnt, typecnt) = (count(32)?, count(36)?);
-    let _ = (isutcnt, isstdcnt, leapcnt);
-    let times = 44;
-    let indices = times + timecnt * 4;
-    let types = indices + timecnt;
-    let mut type_index = 0usize;
-    for i in 0..timecnt {
-        let b = tzif.get(times + i * 4..times + i * 4 + 4)?;
-        let t = i64::from(i32::from_be_bytes([b[0], b[1], b[2], b[3]]));
-        if t > now {
-            break;
-        }
-        type_index = usize::from(*tzif.get(indices + i)?);
-    }
-    if type_index >= typecnt {
-        return None;
-    }
-    let b = tzif.get(types + type_index * 6..types + type_index * 6 + 4)?;
-    Some(i32::from_be_bytes([b[0], b[1], b[2], b[3]]))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// A TZif file with one transition at t=1000 from +0 to +3600.
-    fn sample() -> Vec<u8> {
-        let mut f = b"TZif2".to_vec();
-        f.resize(20, 0);
-        for n in [0u32, 0, 0, 1, 2, 4] {
-            f.extend_from_slice(&n.to_be_bytes());
-        }
-        f.extend_from_slice(&1000i32.to_be_bytes());
-        f.push(1);
-        f.extend_from_slice(&0i32.to_be_bytes());
-        f.extend_from_slice(&[0, 0]);
-        f.extend_from_slice(&3600i32.to_be_bytes());
-        f.extend_from_slice(&[0, 0]);
-        f
-    }
+    use crate::tzif::Rule;
+    /// 2026-03-29 01:00 UTC: the last Sunday of March, when CET turns CEST.
+    const SPRING_2026: i64 = 1_774_746_000;
+    /// 2026-10-25 01:00 UTC: the last Sunday of October, back to CET.
+    const AUTUMN_2026: i64 = 1_792_890_000;
+    const BERLIN: &str = "CET-1CEST,M3.5.0,M10.5.0/3";
 
     #[test]
-    fn offset_follows_transitions() {
-        assert_eq!(utc_offset_at(&sample(), 999), Some(0));
-        assert_eq!(utc_offset_at(&sample(), 1000), Some(3600));
-        assert_eq!(utc_offset_at(b"nope", 0), None);
-        assert_eq!(utc_offset_at(&sample()[..40], 0), None);
+    fn the_offset_changes_at_daylight_saving_without_a_restart() {
+        let rule = Rule::parse(BERLIN).unwrap();
+        let zone: &'static Zone = Box::leak(Box::new(Zone {
+            initial: 3600,
+            transitions: Vec::new(),
+            rule: Some(rule),
+        }));
+        // The same loaded zone, asked one second apart across the change.
+        assert_eq!(hms_at(zone, SPRING_2026 - 1), "01:59:59");
+        assert_eq!(hms_at(zone, SPRING_2026), "03:00:00");
+        assert_eq!(hms_at(zone, AUTUMN_2026 - 1), "02:59:59");
+        assert_eq!(hms_at(zone, AUTUMN_2026), "02:00:00");
+        assert_eq!(Clock::with_zone(zone).hms().len(), 8);
     }
 
     #[test]

@@ -34,6 +34,8 @@ pub struct Config {
     /// Log and console bytes waiting for a slow stdout/stderr; past it,
     /// lines are dropped and counted (`output`).
     pub output_buffer: usize,
+    /// `/upload` quotas and the worker's queue (`upload_worker`).
+    pub upload_limits: crate::upload_worker::Limits,
 }
 
 impl Default for Config {
@@ -52,6 +54,7 @@ impl Default for Config {
             max_backlog: 8 << 20,
             allow_origins: Vec::new(),
             output_buffer: crate::output::DEFAULT_CAPACITY,
+            upload_limits: crate::upload_worker::Limits::default(),
         }
     }
 }
@@ -91,6 +94,16 @@ usage: wsloop [options]
   --output-buffer BYTES     log and console output waiting for a slow terminal or
                             pipe; past it lines are dropped and counted, and a
                             line says how many (default 1048576 = 1 MiB)
+  --upload-files N          files one /upload connection may save; past it: JSON
+                            error and close 1008 (default 1000)
+  --upload-bytes BYTES      bytes one /upload connection may save; past it: close
+                            1008, or 1009 for one file larger than this (default
+                            268435456 = 256 MiB)
+  --uploads-max BYTES       bytes the --uploads directory may hold, files already
+                            there included; past it: close 1008 (default
+                            1073741824 = 1 GiB)
+  --upload-queue BYTES      uploads waiting for the disk (plus 256 B each); past it:
+                            close 1013, try again later (default 67108864 = 64 MiB)
   -h, --help                this text
 
 Logging: RUST_LOG=info (default), debug (handshakes), trace (every frame).
@@ -147,6 +160,19 @@ pub fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Command, Str
             }
             "--max-backlog" => config.max_backlog = number(&flag, &value()?)?,
             "--allow-origin" => config.allow_origins.push(value()?),
+            "--upload-files" => {
+                config.upload_limits.files_per_connection = number(&flag, &value()?)?
+            }
+            "--upload-bytes" => {
+                config.upload_limits.bytes_per_connection = number(&flag, &value()?)?
+            }
+            "--uploads-max" => config.upload_limits.total_bytes = number(&flag, &value()?)?,
+            "--upload-queue" => {
+                config.upload_limits.queue_bytes = number(&flag, &value()?)?;
+                if config.upload_limits.queue_bytes < crate::upload_worker::JOB_OVERHEAD {
+                    return Err("--upload-queue must be at least 256".into());
+                }
+            }
             "--output-buffer" => {
                 config.output_buffer = number(&flag, &value()?)?;
                 if config.output_buffer < 4096 {
@@ -227,6 +253,26 @@ mod tests {
         let c = parse(&["--close-timeout", "500ms", "--idle-timeout=2.5"]).unwrap();
         assert_eq!(c.close_timeout, Duration::from_millis(500));
         assert_eq!(c.idle_timeout, Duration::from_millis(2500));
+        let c = parse(&[
+            "--upload-files=3",
+            "--upload-bytes",
+            "1_000",
+            "--uploads-max=5000",
+            "--upload-queue=4096",
+            "--output-buffer=65536",
+        ])
+        .unwrap();
+        let l = c.upload_limits;
+        assert_eq!(
+            (
+                l.files_per_connection,
+                l.bytes_per_connection,
+                l.total_bytes,
+                l.queue_bytes
+            ),
+            (3, 1000, 5000, 4096)
+        );
+        assert_eq!(c.output_buffer, 65536);
     }
 
     #[test]
@@ -240,6 +286,8 @@ mod tests {
             &["--idle-timeout", "-1"],
             &["--max-message", "0"],
             &["--output-buffer", "10"],
+            &["--upload-queue", "1"],
+            &["--upload-files", "-1"],
         ] {
             let err = parse(args).unwrap_err();
             assert!(!err.contains('\n'), "{err}");

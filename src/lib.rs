@@ -21,4 +21,6 @@ pub mod pool;
 pub mod routes;
 pub mod server;
 pub mod timers;
+pub mod tzif;
+pub mod upload_worker;
 pub mod utf8;

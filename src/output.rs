@@ -131,8 +131,13 @@ impl Output {
                 }
                 q.writing = true;
                 let mut batch: Vec<_> = q.lines.drain(..).collect();
-                // Output resumes with room to spare: say what was lost.
+                // Everything queued went out and lines were lost since:
+                // output has resumed, so say how many. (Lines still queued
+                // go first: they were queued before the drops.)
                 for stream in [Stream::Stdout, Stream::Stderr] {
+                    if !batch.is_empty() {
+                        break;
+                    }
                     if let Some(note) = take_dropped(&mut q, stream) {
                         q.bytes += note.len();
                         batch.push((stream, note));

@@ -6,8 +6,9 @@
 //! the server stopped after ~1,100 chat messages at the default log level.
 //! These tests run at the default level (`RUST_LOG` unset) on purpose.
 
-use std::net::{TcpListener, TcpStream};
-use std::process::{Child, Command, Stdio};
+use std::io::Read;
+use std::net::TcpStream;
+use std::process::{Child, ChildStdout, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use tungstenite::Message;
@@ -18,6 +19,8 @@ const MAX_ROUND_TRIP: Duration = Duration::from_millis(50);
 struct Unread {
     child: Child,
     port: u16,
+    /// Held open and never read after the banner's first line.
+    _stdout: ChildStdout,
 }
 
 impl Drop for Unread {
@@ -27,16 +30,13 @@ impl Drop for Unread {
     }
 }
 
-/// Starts wsloop with stdout and stderr on pipes that are never read
-/// (kept open by `child`, so writes block instead of failing with EPIPE).
+/// Starts wsloop on port 0 with stdout and stderr on pipes that are never
+/// read (kept open, so writes block instead of failing with EPIPE). Only
+/// the banner's first line is read, a byte at a time so nothing past it
+/// is taken from the pipe.
 fn start_unread(args: &[&str]) -> Unread {
-    // A free port, chosen here: the banner that names it is unread too.
-    let port = TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("free port");
-    let child = Command::new(env!("CARGO_BIN_EXE_wsloop"))
-        .args(["--port", &port.to_string()])
+    let mut child = Command::new(env!("CARGO_BIN_EXE_wsloop"))
+        .args(["--port", "0"])
         .args(args)
         .env_remove("RUST_LOG")
         .stdin(Stdio::null())
@@ -44,12 +44,25 @@ fn start_unread(args: &[&str]) -> Unread {
         .stderr(Stdio::piped())
         .spawn()
         .expect("start wsloop");
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "wsloop did not start listening");
-        std::thread::sleep(Duration::from_millis(20));
+    let mut stdout = child.stdout.take().expect("piped stdout");
+    let mut banner = Vec::new();
+    let mut byte = [0u8; 1];
+    while !banner.ends_with(b"\n") {
+        assert_eq!(stdout.read(&mut byte).expect("banner"), 1, "no banner");
+        banner.push(byte[0]);
     }
-    Unread { child, port }
+    let banner = String::from_utf8_lossy(&banner);
+    let port = banner
+        .trim()
+        .rsplit(':')
+        .next()
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| panic!("no port in banner {banner:?}"));
+    Unread {
+        child,
+        port,
+        _stdout: stdout,
+    }
 }
 
 type Ws = tungstenite::WebSocket<tungstenite::stream::MaybeTlsStream<TcpStream>>;

@@ -1,5 +1,7 @@
 //! RFC 6455 over real sockets. Each test is named after the rule it pins:
 //! read top to bottom, the list is the spec's server-side MUSTs.
+//! These run at the default log level with stderr unread (`Server::start_at_default_log`):
+//! blocking log output would stall them.
 
 mod common;
 
@@ -14,7 +16,7 @@ use tungstenite::Message;
 
 #[test]
 fn s4_2_2_accept_key_for_the_rfc_sample_key() {
-    let server = Server::start(&[]);
+    let server = Server::start_at_default_log(&[]);
     let mut s = tcp(&server);
     s.write_all(upgrade_request("/echo").as_bytes()).unwrap();
     let head = read_head(&mut s);
@@ -34,7 +36,7 @@ fn s4_2_2_accept_key_for_the_rfc_sample_key() {
 
 #[test]
 fn s4_2_1_request_written_a_byte_at_a_time() {
-    let server = Server::start(&[]);
+    let server = Server::start_at_default_log(&[]);
     let mut s = tcp(&server);
     for b in upgrade_request("/echo").bytes() {
         s.write_all(&[b]).unwrap();
@@ -47,7 +49,7 @@ fn s4_2_1_request_written_a_byte_at_a_time() {
 
 #[test]
 fn s4_2_1_request_and_first_frame_in_one_write() {
-    let server = Server::start(&[]);
+    let server = Server::start_at_default_log(&[]);
     let mut s = tcp(&server);
     let mut bytes = upgrade_request("/echo").into_bytes();
     bytes.extend(client_frame(0x81, b"glued"));
@@ -69,7 +71,7 @@ fn replace(req: &str, from: &str, to: &str) -> String {
 
 #[test]
 fn s4_2_1_bad_upgrade_requests_get_400_with_a_reason() {
-    let server = Server::start(&[]);
+    let server = Server::start_at_default_log(&[]);
     let good = upgrade_request("/echo");
     for (what, request) in [
         ("method", replace(&good, "GET /echo", "POST /echo")),
@@ -105,7 +107,7 @@ fn s4_2_1_bad_upgrade_requests_get_400_with_a_reason() {
 
 #[test]
 fn s4_4_unsupported_version_gets_426_with_version_13() {
-    let server = Server::start(&[]);
+    let server = Server::start_at_default_log(&[]);
     let response = refused(
         &server,
         &replace(&upgrade_request("/echo"), "Version: 13", "Version: 8"),
@@ -119,14 +121,14 @@ fn s4_4_unsupported_version_gets_426_with_version_13() {
 
 #[test]
 fn s4_2_2_unknown_path_is_404() {
-    let server = Server::start(&[]);
+    let server = Server::start_at_default_log(&[]);
     let response = refused(&server, &upgrade_request("/nowhere"));
     assert!(response.starts_with("HTTP/1.1 404 "), "{response}");
 }
 
 #[test]
 fn s4_2_1_request_head_over_8_kib_is_431() {
-    let server = Server::start(&[]);
+    let server = Server::start_at_default_log(&[]);
     let big = replace(
         &upgrade_request("/echo"),
         "Host:",
@@ -144,7 +146,7 @@ fn s4_2_1_request_head_over_8_kib_is_431() {
 
 #[test]
 fn plain_get_serves_the_page_and_404s_the_rest() {
-    let server = Server::start(&[]);
+    let server = Server::start_at_default_log(&[]);
     let page = refused(&server, "GET / HTTP/1.1\r\nHost: x\r\n\r\n");
     assert!(page.starts_with("HTTP/1.1 200 OK\r\n"), "{page}");
     assert!(page.contains("Content-Type: text/html"));
@@ -158,7 +160,7 @@ fn plain_get_serves_the_page_and_404s_the_rest() {
 
 #[test]
 fn rfc9110_7_8_an_upgrade_to_h2c_is_served_as_plain_http() {
-    let server = Server::start(&[]);
+    let server = Server::start_at_default_log(&[]);
     // What `curl --http2 http://…/` sends: the server may ignore the offer.
     let h2c = "Connection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQCAAAAAAIAAAAA\r\n\r\n";
     let page = refused(&server, &format!("GET / HTTP/1.1\r\nHost: x\r\n{h2c}"));
@@ -172,7 +174,7 @@ fn rfc9110_7_8_an_upgrade_to_h2c_is_served_as_plain_http() {
 
 #[test]
 fn rfc9110_15_5_6_405_lists_allow_get_head() {
-    let server = Server::start(&[]);
+    let server = Server::start_at_default_log(&[]);
     let response = refused(
         &server,
         "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n",
@@ -183,7 +185,7 @@ fn rfc9110_15_5_6_405_lists_allow_get_head() {
 
 #[test]
 fn rfc9112_3_2_a_plain_request_without_host_or_with_two_is_400() {
-    let server = Server::start(&[]);
+    let server = Server::start_at_default_log(&[]);
     for request in [
         "GET / HTTP/1.1\r\n\r\n",
         "GET / HTTP/1.1\r\nHost: x\r\nHost: y\r\n\r\n",
@@ -204,7 +206,7 @@ fn rfc9112_3_2_a_plain_request_without_host_or_with_two_is_400() {
 
 #[test]
 fn s5_2_payload_lengths_round_trip_byte_exact() {
-    let server = Server::start(&[]);
+    let server = Server::start_at_default_log(&[]);
     let mut ws = ws(&server, "/echo");
     for len in [0usize, 125, 126, 65535, 65536, 1 << 20] {
         let data: Vec<u8> = (0..len).map(|i| (i * 7 % 251) as u8).collect();
@@ -221,7 +223,7 @@ fn s5_2_payload_lengths_round_trip_byte_exact() {
 
 #[test]
 fn s5_2_server_frames_use_the_shortest_length_encoding() {
-    let server = Server::start(&[]);
+    let server = Server::start_at_default_log(&[]);
     use std::io::Read;
     let mut s = raw_ws(&server, "/echo");
     for (len, b1, extra) in [
@@ -245,7 +247,7 @@ fn s5_2_server_frames_use_the_shortest_length_encoding() {
 
 #[test]
 fn s5_4_thousand_pipelined_messages_in_one_write_come_back_in_order() {
-    let server = Server::start(&[]);
+    let server = Server::start_at_default_log(&[]);
     let mut s = raw_ws(&server, "/echo");
     let mut bytes = Vec::new();
     for i in 0..1000u32 {
@@ -259,7 +261,7 @@ fn s5_4_thousand_pipelined_messages_in_one_write_come_back_in_order() {
 
 #[test]
 fn s5_4_fragmented_message_with_ping_between_fragments() {
-    let server = Server::start(&[]);
+    let server = Server::start_at_default_log(&[]);
     let mut s = raw_ws(&server, "/echo");
     let mut bytes = client_frame(0x01, b"frag");
     bytes.extend(client_frame(0x89, b"mid"));
@@ -280,7 +282,7 @@ fn s5_4_fragmented_message_with_ping_between_fragments() {
 
 #[test]
 fn s5_5_2_ping_gets_pong_with_same_payload_and_unsolicited_pong_is_ignored() {
-    let server = Server::start(&[]);
+    let server = Server::start_at_default_log(&[]);
     let mut s = raw_ws(&server, "/echo");
     s.write_all(&client_frame(0x8A, b"unsolicited")).unwrap();
     s.write_all(&client_frame(0x89, b"are you there")).unwrap();
@@ -298,14 +300,14 @@ fn expect_failure(server: &Server, bytes: &[u8], code: u16) {
 
 #[test]
 fn s5_1_client_frame_must_be_masked() {
-    let server = Server::start(&[]);
+    let server = Server::start_at_default_log(&[]);
     expect_failure(&server, &[0x81, 0x02, b'h', b'i'], 1002);
     assert_still_serving(&server);
 }
 
 #[test]
 fn s5_2_rsv_bits_without_extension_are_1002() {
-    let server = Server::start(&[]);
+    let server = Server::start_at_default_log(&[]);
     for b0 in [0xC1u8, 0xA1, 0x91] {
         expect_failure(&server, &client_frame(b0, b"x"), 1002);
     }
@@ -314,7 +316,7 @@ fn s5_2_rsv_bits_without_extension_are_1002() {
 
 #[test]
 fn s5_2_reserved_opcodes_are_1002() {
-    let server = Server::start(&[]);
+    let server = Server::start_at_default_log(&[]);
     for op in [0x83u8, 0x87, 0x8B, 0x8F] {
         expect_failure(&server, &client_frame(op, b""), 1002);
     }
@@ -322,7 +324,7 @@ fn s5_2_reserved_opcodes_are_1002() {
 
 #[test]
 fn s5_2_64_bit_length_with_top_bit_is_1002() {
-    let server = Server::start(&[]);
+    let server = Server::start_at_default_log(&[]);
     let mut f = vec![0x82, 0x80 | 127];
     f.extend_from_slice(&(1u64 << 63).to_be_bytes());
     f.extend_from_slice(&[1, 2, 3, 4]);
@@ -331,25 +333,25 @@ fn s5_2_64_bit_length_with_top_bit_is_1002() {
 
 #[test]
 fn s5_5_control_frame_max_125_bytes() {
-    let server = Server::start(&[]);
+    let server = Server::start_at_default_log(&[]);
     expect_failure(&server, &client_frame(0x89, &[0u8; 126]), 1002);
 }
 
 #[test]
 fn s5_5_control_frame_must_not_be_fragmented() {
-    let server = Server::start(&[]);
+    let server = Server::start_at_default_log(&[]);
     expect_failure(&server, &client_frame(0x09, b"x"), 1002);
 }
 
 #[test]
 fn s5_4_continuation_without_message_is_1002() {
-    let server = Server::start(&[]);
+    let server = Server::start_at_default_log(&[]);
     expect_failure(&server, &client_frame(0x80, b"x"), 1002);
 }
 
 #[test]
 fn s5_4_new_message_inside_fragmented_one_is_1002() {
-    let server = Server::start(&[]);
+    let server = Server::start_at_default_log(&[]);
     let mut f = client_frame(0x01, b"a");
     f.extend(client_frame(0x81, b"b"));
     expect_failure(&server, &f, 1002);
@@ -357,7 +359,7 @@ fn s5_4_new_message_inside_fragmented_one_is_1002() {
 
 #[test]
 fn s8_1_invalid_utf8_is_1007() {
-    let server = Server::start(&[]);
+    let server = Server::start_at_default_log(&[]);
     expect_failure(&server, &client_frame(0x81, &[0xCE, 0xBA, 0xFF]), 1007);
     // Invalid across fragments.
     let mut f = client_frame(0x01, &[0xE2, 0x82]);
@@ -367,7 +369,7 @@ fn s8_1_invalid_utf8_is_1007() {
 
 #[test]
 fn s8_1_invalid_utf8_fails_fast_before_the_frame_ends() {
-    let server = Server::start(&[]);
+    let server = Server::start_at_default_log(&[]);
     let mut s = raw_ws(&server, "/echo");
     let mut payload = vec![0xF4, 0x90, 0x80, 0x80];
     payload.resize(100_000, b'a');
@@ -379,7 +381,7 @@ fn s8_1_invalid_utf8_fails_fast_before_the_frame_ends() {
 
 #[test]
 fn s10_4_message_over_max_message_is_1009_from_the_header() {
-    let server = Server::start(&["--max-message", "1000"]);
+    let server = Server::start_at_default_log(&["--max-message", "1000"]);
     let mut s = raw_ws(&server, "/echo");
     // Only the header of a 1 MiB frame is sent: the size is judged from it.
     let mut header = vec![0x82, 0x80 | 127];
@@ -398,7 +400,7 @@ fn s10_4_message_over_max_message_is_1009_from_the_header() {
 
 #[test]
 fn s5_5_1_close_is_answered_with_the_same_code_then_tcp_closes() {
-    let server = Server::start(&[]);
+    let server = Server::start_at_default_log(&[]);
     for code in [1000u16, 1001, 3000, 4999] {
         let mut s = raw_ws(&server, "/echo");
         let mut payload = code.to_be_bytes().to_vec();
@@ -411,7 +413,7 @@ fn s5_5_1_close_is_answered_with_the_same_code_then_tcp_closes() {
 
 #[test]
 fn s5_5_1_empty_close_is_answered_with_empty_close() {
-    let server = Server::start(&[]);
+    let server = Server::start_at_default_log(&[]);
     let mut s = raw_ws(&server, "/echo");
     s.write_all(&client_frame(0x88, b"")).unwrap();
     assert_eq!(expect_close(&mut s), None);
@@ -420,7 +422,7 @@ fn s5_5_1_empty_close_is_answered_with_empty_close() {
 
 #[test]
 fn s7_4_invalid_close_codes_are_1002() {
-    let server = Server::start(&[]);
+    let server = Server::start_at_default_log(&[]);
     for code in [0u16, 999, 1004, 1005, 1006, 1012, 1015, 2000, 2999, 5000] {
         expect_failure(&server, &client_frame(0x88, &code.to_be_bytes()), 1002);
     }
@@ -428,13 +430,13 @@ fn s7_4_invalid_close_codes_are_1002() {
 
 #[test]
 fn s5_5_1_one_byte_close_payload_is_1002() {
-    let server = Server::start(&[]);
+    let server = Server::start_at_default_log(&[]);
     expect_failure(&server, &client_frame(0x88, &[0x03]), 1002);
 }
 
 #[test]
 fn s5_5_1_close_reason_must_be_utf8() {
-    let server = Server::start(&[]);
+    let server = Server::start_at_default_log(&[]);
     expect_failure(
         &server,
         &client_frame(0x88, &[0x03, 0xE8, 0xFF, 0xFE]),
@@ -444,7 +446,7 @@ fn s5_5_1_close_reason_must_be_utf8() {
 
 #[test]
 fn s7_1_tungstenite_close_handshake_completes() {
-    let server = Server::start(&[]);
+    let server = Server::start_at_default_log(&[]);
     let mut ws = ws(&server, "/echo");
     ws.close(None).unwrap();
     loop {
@@ -460,7 +462,7 @@ fn s7_1_tungstenite_close_handshake_completes() {
 
 #[test]
 fn chat_broadcast_among_three_clients_sender_included() {
-    let server = Server::start(&[]);
+    let server = Server::start_at_default_log(&[]);
     let mut a = ws(&server, "/chat");
     let mut b = ws(&server, "/");
     let mut c = ws(&server, "/chat");
@@ -477,7 +479,7 @@ fn chat_broadcast_among_three_clients_sender_included() {
 
 #[test]
 fn chat_rooms_are_isolated() {
-    let server = Server::start(&[]);
+    let server = Server::start_at_default_log(&[]);
     let mut lobby = ws(&server, "/chat");
     let mut r1 = ws(&server, "/chat/rust");
     let mut r2 = ws(&server, "/chat/rust");
@@ -496,7 +498,7 @@ fn chat_rooms_are_isolated() {
 
 #[test]
 fn invalid_room_name_is_400() {
-    let server = Server::start(&[]);
+    let server = Server::start_at_default_log(&[]);
     let r = refused(&server, &upgrade_request("/chat/Not_Valid"));
     assert!(r.starts_with("HTTP/1.1 400 "), "{r}");
 }
@@ -513,7 +515,7 @@ fn command_line_errors_exit_2_with_one_line() {
         assert_eq!(err.trim().lines().count(), 1, "{err}");
     }
     // A port in use.
-    let server = Server::start(&[]);
+    let server = Server::start_at_default_log(&[]);
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_wsloop"))
         .args(["--port", &server.port.to_string()])
         .output()

@@ -5,7 +5,7 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
-use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
+use std::process::{Child, ChildStderr, ChildStdin, ChildStdout, Command, Stdio};
 use std::sync::mpsc::{Receiver, channel};
 use std::time::{Duration, Instant};
 
@@ -17,6 +17,9 @@ pub struct Server {
     /// Lines the server printed on stdout after the banner.
     pub stdout: Receiver<String>,
     pub stdin: Option<ChildStdin>,
+    /// With [`Server::start_at_default_log`]: stderr, held open and never
+    /// read, so a log write on the loop thread would block once it fills.
+    pub unread_stderr: Option<ChildStderr>,
 }
 
 impl Server {
@@ -30,18 +33,32 @@ impl Server {
         Server::spawn(cmd, "warn")
     }
 
+    /// At the server's default log level (`RUST_LOG` unset, so `info`),
+    /// with stderr on a pipe nobody reads: the log must never stall the
+    /// loop (issue 13). What the server logs is not seen by the test.
+    pub fn start_at_default_log(args: &[&str]) -> Server {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_wsloop"));
+        cmd.args(["--port", "0"])
+            .args(args)
+            .stdin(Stdio::null())
+            .env_remove("RUST_LOG")
+            .stderr(Stdio::piped());
+        Server::spawn_logged(cmd)
+    }
+
     /// Spawns a prepared wsloop command (it must pass `--port 0`), reads the
     /// port from its banner and forwards the rest of stdout to `stdout`.
     pub fn spawn(mut cmd: Command, default_log: &str) -> Server {
-        let mut child = cmd
-            .env(
-                "RUST_LOG",
-                std::env::var("RUST_LOG").unwrap_or_else(|_| default_log.into()),
-            )
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("start wsloop");
+        cmd.env(
+            "RUST_LOG",
+            std::env::var("RUST_LOG").unwrap_or_else(|_| default_log.into()),
+        )
+        .stderr(Stdio::inherit());
+        Server::spawn_logged(cmd)
+    }
+
+    fn spawn_logged(mut cmd: Command) -> Server {
+        let mut child = cmd.stdout(Stdio::piped()).spawn().expect("start wsloop");
         let stdout: ChildStdout = child.stdout.take().unwrap();
         let mut lines = BufReader::new(stdout).lines();
         let first = lines.next().expect("banner").expect("banner line");
@@ -59,11 +76,13 @@ impl Server {
             }
         });
         let stdin = child.stdin.take();
+        let unread_stderr = child.stderr.take();
         Server {
             child,
             port,
             stdout: rx,
             stdin,
+            unread_stderr,
         }
     }
 
