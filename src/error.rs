@@ -12,10 +12,15 @@ pub mod close_code {
     pub const UNSUPPORTED_DATA: u16 = 1003;
     /// Reserved: "no status code was present"; never sent on the wire.
     pub const NO_STATUS: u16 = 1005;
+    /// Reserved: the connection ended without a close frame (§7.1.5); a
+    /// log word, never sent on the wire.
+    pub const ABNORMAL: u16 = 1006;
     pub const INVALID_PAYLOAD: u16 = 1007;
     pub const POLICY_VIOLATION: u16 = 1008;
     pub const MESSAGE_TOO_BIG: u16 = 1009;
     pub const INTERNAL_ERROR: u16 = 1011;
+    /// Try Again Later: a server-wide limit, not the client's fault.
+    pub const TRY_AGAIN_LATER: u16 = 1013;
 
     /// May a peer send this code in a close frame? (§7.4.1, §7.4.2)
     /// 1004–1006 and 1015 are reserved, 1012–1014 and 1016–2999 are for

@@ -3,9 +3,11 @@
 //!
 //! Read it top-down, in the order a connection meets it:
 //! [`handshake`] (§4) → [`frame`] (§5.2) → [`utf8`] and [`message`]
-//! (§5.4–§5.6, §8) → [`connection`] (the state machine, §7) →
-//! [`routes`] (what each path does) → [`server`] (the loop).
+//! (§5.4–§5.6, §8) → [`connection`] (the state machine, §7) → [`app`]
+//! (the seam: events out, a handle in) → [`routes`] (what each path does)
+//! → [`server`] (the loop, the only owner of sockets).
 
+pub mod app;
 pub mod clock;
 pub mod config;
 pub mod connection;

@@ -23,8 +23,9 @@ pub enum TimerKind {
     Linger,
     /// Has an open connection been silent since the last check?
     Idle,
-    /// The next `/guest` push.
-    Push,
+    /// A route's own timer (the next `/guest` push): delivered to the
+    /// route as `AppEvent::Timer`.
+    Route,
     /// Try `accept` again after running out of file descriptors.
     AcceptRetry,
     /// Shutting down: stop waiting for clients' close replies.
@@ -101,7 +102,7 @@ mod tests {
         let mut t = Timers::default();
         t.schedule(now + Duration::from_millis(30), TimerKind::Idle, 1, 1);
         t.schedule(now + Duration::from_millis(10), TimerKind::Handshake, 2, 2);
-        t.schedule(now + Duration::from_millis(20), TimerKind::Push, 3, 3);
+        t.schedule(now + Duration::from_millis(20), TimerKind::Route, 3, 3);
         assert_eq!(t.poll_timeout(now), Some(Duration::from_millis(10)));
         assert!(t.pop_due(now).is_none());
         let later = now + Duration::from_millis(25);

@@ -3,14 +3,13 @@
 //! socket: the same code the poll loop calls, fed bytes directly.
 #![no_main]
 
-use std::rc::Rc;
 use std::time::Instant;
 
 use libfuzzer_sys::fuzz_target;
 use wsloop::clock::Clock;
 use wsloop::config::Config;
-use wsloop::connection::{Connection, Phase};
-use wsloop::routes::{Ctx, Rng, chat::Rooms};
+use wsloop::connection::{Connection, Env, Phase};
+use wsloop::routes::{Route, Router, State};
 use wsloop::timers::Timers;
 
 const PATHS: [&str; 6] = ["/chat", "/echo", "/guest", "/upload", "/inspect", "/chat/room-1"];
@@ -40,31 +39,26 @@ fuzz_target!(|data: &[u8]| {
         ..Config::default()
     };
     let mut timers = Timers::default();
-    let mut rooms = Rooms::default();
-    let mut direct: Vec<(usize, u64, Rc<[u8]>)> = Vec::new();
-    let mut console = Vec::new();
-    let mut rng = Rng::from_time();
-    let mut last_speaker = None;
+    let mut state = State::new(Clock::local());
+    let mut route = Route::None;
     let now = Instant::now();
-    let clock = Clock::local();
     let mut conn = Connection::new(1, "127.0.0.1:1".parse().unwrap(), 0);
     for piece in input.chunks(usize::from(*chunk).max(1)) {
-        let mut ctx = Ctx {
+        let mut env = Env {
             config: &config,
             now,
             timers: &mut timers,
-            rooms: &mut rooms,
-            direct: &mut direct,
-            console: &mut console,
-            rng: &mut rng,
-            last_speaker: &mut last_speaker,
-            clock,
+        };
+        let mut router = Router {
+            route: &mut route,
+            config: &config,
+            state: &mut state,
         };
         let mut piece = piece.to_vec();
-        conn.on_bytes(0, &mut piece, &mut ctx);
+        conn.on_bytes(0, &mut piece, &mut env, &mut router);
         if conn.phase == Phase::Finishing {
             break;
         }
     }
-    rooms.deliver_round(|_, _, _| {});
+    state.rooms.deliver_round(|_, _, _| {});
 });

@@ -5,9 +5,7 @@
 use serde_json::json;
 
 use super::Ctx;
-use crate::connection::Connection;
-use crate::frame::Opcode;
-use crate::timers::TimerKind;
+use crate::app::Handle;
 
 pub const GREETING: &str = "The server is listening to you now.";
 
@@ -19,34 +17,38 @@ const GIVEN_NAMES: [&str; 20] = [
     "涛", "明", "超", "秀兰", "霞",
 ];
 
-pub fn on_open(conn: &mut Connection, key: usize, ctx: &mut Ctx) {
-    conn.send(Opcode::Text, GREETING.as_bytes());
-    schedule_next(conn, key, ctx);
+pub fn on_open(conn: &mut Handle, ctx: &mut Ctx) {
+    conn.send_text(GREETING);
+    schedule_next(conn, ctx);
 }
 
 /// Any message from the guest gets a push at once.
-pub fn on_message(conn: &mut Connection, ctx: &mut Ctx) {
+pub fn on_message(conn: &mut Handle, ctx: &mut Ctx) {
     push(conn, ctx);
 }
 
 /// The push timer fired.
-pub fn on_timer(conn: &mut Connection, key: usize, ctx: &mut Ctx) {
+pub fn on_timer(conn: &mut Handle, ctx: &mut Ctx) {
     push(conn, ctx);
-    schedule_next(conn, key, ctx);
+    schedule_next(conn, ctx);
 }
 
-fn push(conn: &mut Connection, ctx: &mut Ctx) {
-    let surname = SURNAMES[ctx.rng.between(0, SURNAMES.len() as u64 - 1) as usize];
-    let given = GIVEN_NAMES[ctx.rng.between(0, GIVEN_NAMES.len() as u64 - 1) as usize];
+fn push(conn: &mut Handle, ctx: &mut Ctx) {
+    let surname = pick(&SURNAMES, ctx);
+    let given = pick(&GIVEN_NAMES, ctx);
     let event = json!({"guest": format!("{surname}{given}"), "time": ctx.clock.hms()});
-    conn.send(Opcode::Text, event.to_string().as_bytes());
+    conn.send_text(&event.to_string());
 }
 
-fn schedule_next(conn: &Connection, key: usize, ctx: &mut Ctx) {
+fn pick(list: &[&'static str], ctx: &mut Ctx) -> &'static str {
+    let i = ctx.rng.between(0, list.len() as u64 - 1) as usize;
+    list.get(i).copied().unwrap_or_default()
+}
+
+fn schedule_next(conn: &mut Handle, ctx: &mut Ctx) {
     let (lo, hi) = ctx.config.push_interval;
     let ms = ctx
         .rng
         .between(lo.as_millis() as u64, hi.as_millis() as u64);
-    let at = ctx.now + std::time::Duration::from_millis(ms);
-    ctx.timers.schedule(at, TimerKind::Push, key, conn.id);
+    conn.schedule(ctx.now + std::time::Duration::from_millis(ms));
 }

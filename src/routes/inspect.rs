@@ -8,7 +8,7 @@
 
 use serde_json::json;
 
-use crate::connection::Connection;
+use crate::app::{Handle, hex};
 use crate::frame::{FrameHeader, Opcode};
 use crate::handshake;
 
@@ -16,7 +16,7 @@ use crate::handshake;
 pub const SHOWN_BYTES: usize = 64;
 
 /// The first report: the handshake as the server saw and answered it.
-pub fn on_open(conn: &mut Connection, head: &[u8], key: &str) {
+pub fn on_open(conn: &mut Handle, head: &[u8], key: &str) {
     let sha1 = handshake::accept_sha1(key);
     let report = json!({
         "type": "handshake",
@@ -26,26 +26,28 @@ pub fn on_open(conn: &mut Connection, head: &[u8], key: &str) {
         "sha1_hex": hex(&sha1),
         "accept": handshake::accept_key(key),
     });
-    conn.send(Opcode::Text, report.to_string().as_bytes());
+    conn.send_text(&report.to_string());
 }
 
 /// One frame from the client, described. `payload` is already unmasked;
 /// masking again with the same key gives back the bytes as sent (§5.3).
-pub fn on_frame(conn: &mut Connection, header: &FrameHeader, payload: &[u8]) {
+pub fn on_frame(conn: &mut Handle, header: &FrameHeader, payload: &[u8]) {
     let report = frame_report(header, payload);
-    conn.send(Opcode::Text, report.to_string().as_bytes());
+    conn.send_text(&report.to_string());
 }
 
 pub fn frame_report(header: &FrameHeader, payload: &[u8]) -> serde_json::Value {
-    let shown = &payload[..payload.len().min(SHOWN_BYTES)];
+    let shown = payload.get(..SHOWN_BYTES).unwrap_or(payload);
     let masked: Vec<u8> = shown
         .iter()
-        .enumerate()
-        .map(|(i, b)| b ^ header.mask[i % 4])
+        .zip(header.mask.iter().cycle())
+        .map(|(b, m)| b ^ m)
         .collect();
     let text = match header.opcode {
         Opcode::Text | Opcode::Continuation => Some(String::from_utf8_lossy(shown).into_owned()),
-        Opcode::Close if shown.len() > 2 => Some(String::from_utf8_lossy(&shown[2..]).into_owned()),
+        Opcode::Close if shown.len() > 2 => shown
+            .get(2..)
+            .map(|reason| String::from_utf8_lossy(reason).into_owned()),
         _ => None,
     };
     let mut header_bytes =
@@ -81,15 +83,6 @@ pub fn frame_report(header: &FrameHeader, payload: &[u8]) -> serde_json::Value {
         "text": text,
         "truncated": payload.len() > SHOWN_BYTES,
     })
-}
-
-pub fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write;
-    let mut s = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        let _ = write!(s, "{b:02x}");
-    }
-    s
 }
 
 #[cfg(test)]

@@ -15,32 +15,136 @@ pub mod guest;
 pub mod inspect;
 pub mod upload;
 
-use std::rc::Rc;
 use std::time::Instant;
 
+use crate::app::{App, AppEvent, Handle};
 use crate::clock::Clock;
 use crate::config::Config;
-use crate::connection::{Connection, printable};
 use crate::error::HandshakeError;
-use crate::frame::Opcode;
-use crate::timers::Timers;
 
-/// Everything a route may touch besides its own connection.
+/// What the routes keep between events: the rooms, the console's lines.
+pub struct State {
+    pub rooms: chat::Rooms,
+    /// Lines for the operator console (operator mode only).
+    pub console: Vec<String>,
+    /// Random numbers for `/guest` and name suggestions.
+    pub rng: Rng,
+    /// The client who spoke last to the operator.
+    pub last_speaker: Option<u64>,
+    pub clock: Clock,
+}
+
+impl State {
+    pub fn new(clock: Clock) -> State {
+        State {
+            rooms: chat::Rooms::default(),
+            console: Vec::new(),
+            rng: Rng::from_time(),
+            last_speaker: None,
+            clock,
+        }
+    }
+}
+
+/// Everything a route may touch besides its own connection's handle.
 pub struct Ctx<'a> {
     pub config: &'a Config,
     pub now: Instant,
-    pub timers: &'a mut Timers,
     pub rooms: &'a mut chat::Rooms,
-    /// Frames for other connections, delivered by the server after this
-    /// round's broadcasts: `(slab key, connection id, bytes)`.
-    pub direct: &'a mut Vec<(usize, u64, Rc<[u8]>)>,
-    /// Lines for the operator console (operator mode only).
     pub console: &'a mut Vec<String>,
-    /// Random numbers for `/guest` (no crate needed for a demo's dice).
     pub rng: &'a mut Rng,
-    /// The client who spoke last to the operator.
     pub last_speaker: &'a mut Option<u64>,
     pub clock: Clock,
+}
+
+/// The routes as the connection's [`App`]: built by the server for one
+/// connection's events, from its route and the shared state.
+pub struct Router<'a> {
+    pub route: &'a mut Route,
+    pub config: &'a Config,
+    pub state: &'a mut State,
+}
+
+impl Router<'_> {
+    fn ctx(&mut self, now: Instant) -> Ctx<'_> {
+        Ctx {
+            config: self.config,
+            now,
+            rooms: &mut self.state.rooms,
+            console: &mut self.state.console,
+            rng: &mut self.state.rng,
+            last_speaker: &mut self.state.last_speaker,
+            clock: self.state.clock,
+        }
+    }
+}
+
+impl App for Router<'_> {
+    fn accept(
+        &mut self,
+        path: &str,
+        offered: &[&str],
+    ) -> Result<Option<&'static str>, HandshakeError> {
+        Ok(RoutePath::parse(path)?.select_protocol(offered))
+    }
+
+    fn on_event(&mut self, conn: &mut Handle<'_>, event: AppEvent<'_>) {
+        let route = *self.route;
+        let mut ctx = self.ctx(conn.now());
+        match (event, route) {
+            (AppEvent::Opened(opened), _) => {
+                let Ok(path) = RoutePath::parse(opened.path) else {
+                    return;
+                };
+                let v1 = opened.protocol.is_some();
+                *self.route = match path {
+                    RoutePath::Chat(name) => {
+                        let room = ctx.rooms.join(name, conn.key(), conn.id(), v1);
+                        Route::Chat {
+                            room: room as u32,
+                            v1,
+                        }
+                    }
+                    RoutePath::Echo => Route::Echo,
+                    RoutePath::Guest => {
+                        guest::on_open(conn, &mut ctx);
+                        Route::Guest
+                    }
+                    RoutePath::Upload => Route::Upload,
+                    RoutePath::Inspect => {
+                        conn.report_frames(true);
+                        inspect::on_open(conn, opened.head, opened.ws_key);
+                        Route::Inspect
+                    }
+                };
+            }
+            (AppEvent::Message { opcode, payload }, route) => match route {
+                Route::Chat { room, v1 } => {
+                    chat::on_message(conn, room as usize, v1, opcode, payload, &mut ctx)
+                }
+                // The echo is the whole of `/echo`; `/inspect` echoes after
+                // its frame reports.
+                Route::Echo | Route::Inspect => conn.send(opcode, payload),
+                Route::Guest => guest::on_message(conn, &mut ctx),
+                Route::Upload => upload::on_message(conn, opcode, payload, &mut ctx),
+                Route::None => {}
+            },
+            (AppEvent::Frame { header, payload }, Route::Inspect) => {
+                inspect::on_frame(conn, header, payload)
+            }
+            (AppEvent::Timer, Route::Guest) => guest::on_timer(conn, &mut ctx),
+            (AppEvent::Closed { .. }, route) => on_gone(route, conn.key(), self.state),
+            _ => {}
+        }
+    }
+}
+
+/// The connection stopped taking part: it is closing (it leaves its room at
+/// once, so it no longer counts as a member) or gone. Safe to call twice.
+pub fn on_gone(route: Route, key: usize, state: &mut State) {
+    if let Route::Chat { room, .. } = route {
+        state.rooms.leave(room as usize, key);
+    }
 }
 
 /// The route a connection was upgraded on.
@@ -109,77 +213,6 @@ impl<'a> RoutePath<'a> {
             _ => None,
         }
     }
-}
-
-/// The connection was just upgraded.
-pub fn on_open(
-    conn: &mut Connection,
-    key: usize,
-    path: RoutePath,
-    v1: bool,
-    head: &[u8],
-    ws_key: &str,
-    ctx: &mut Ctx,
-) {
-    conn.route = match path {
-        RoutePath::Chat(name) => {
-            let room = ctx.rooms.join(name, key, conn.id, v1);
-            Route::Chat {
-                room: room as u32,
-                v1,
-            }
-        }
-        RoutePath::Echo => Route::Echo,
-        RoutePath::Guest => {
-            guest::on_open(conn, key, ctx);
-            Route::Guest
-        }
-        RoutePath::Upload => Route::Upload,
-        RoutePath::Inspect => {
-            inspect::on_open(conn, head, ws_key);
-            Route::Inspect
-        }
-    };
-}
-
-/// A whole message arrived.
-pub fn on_message(
-    conn: &mut Connection,
-    key: usize,
-    opcode: Opcode,
-    payload: &[u8],
-    ctx: &mut Ctx,
-) {
-    match conn.route {
-        Route::Chat { room, v1 } => {
-            chat::on_message(conn, key, room as usize, v1, opcode, payload, ctx)
-        }
-        // The echo is the whole of `/echo`; `/inspect` echoes after its
-        // frame reports.
-        Route::Echo | Route::Inspect => conn.send(opcode, payload),
-        Route::Guest => guest::on_message(conn, ctx),
-        Route::Upload => upload::on_message(conn, opcode, payload, ctx),
-        Route::None => {}
-    }
-}
-
-/// The connection stopped taking part: it is closing (it leaves its room at
-/// once, so it no longer counts as a member) or gone. Safe to call twice.
-pub fn on_leave(conn: &Connection, key: usize, ctx: &mut Ctx) {
-    if let Route::Chat { room, .. } = conn.route {
-        ctx.rooms.leave(room as usize, key);
-    }
-}
-
-/// Operator mode: a chat message goes to the console, not to the room.
-/// `label` names the speaker (`127.0.0.1:53412`, or `alice@lobby`).
-pub fn operator_input(conn: &Connection, label: String, payload: &[u8], ctx: &mut Ctx) {
-    // Escaped: a client must not drive the operator's terminal.
-    let text = printable(&String::from_utf8_lossy(payload));
-    let label = printable(&label);
-    ctx.console
-        .push(format!("[#{} {}] {}", conn.id, label, text));
-    *ctx.last_speaker = Some(conn.id);
 }
 
 /// A small xorshift generator, seeded from the clock.

@@ -11,7 +11,7 @@ use log::{info, warn};
 use serde_json::json;
 
 use super::Ctx;
-use crate::connection::Connection;
+use crate::app::Handle;
 use crate::frame::Opcode;
 
 /// Every extension [`sniff_extension`] gives.
@@ -32,16 +32,16 @@ pub fn sniff_extension(data: &[u8]) -> &'static str {
     }
 }
 
-pub fn on_message(conn: &mut Connection, opcode: Opcode, payload: &[u8], ctx: &mut Ctx) {
+pub fn on_message(conn: &mut Handle, opcode: Opcode, payload: &[u8], ctx: &mut Ctx) {
     if opcode != Opcode::Binary {
         let reply = json!({"error": "send files as binary messages; text is not saved"});
         return conn.send(Opcode::Text, reply.to_string().as_bytes());
     }
-    let reply = match save(&ctx.config.uploads, conn.id, payload) {
+    let reply = match save(&ctx.config.uploads, conn.id(), payload) {
         Ok(path) => {
             info!(
                 "#{} uploaded {} bytes to {}",
-                conn.id,
+                conn.id(),
                 payload.len(),
                 path.display()
             );
@@ -50,7 +50,7 @@ pub fn on_message(conn: &mut Connection, opcode: Opcode, payload: &[u8], ctx: &m
         Err(e) => {
             warn!(
                 "#{} upload of {} bytes failed: {}",
-                conn.id,
+                conn.id(),
                 payload.len(),
                 e
             );

@@ -55,9 +55,10 @@ impl Server {
                 }
                 for (_, c) in &self.clients {
                     let conn = &c.conn;
-                    let route = match conn.route {
+                    let route = match c.route {
                         Route::Chat { room, .. } => self
                             .shared
+                            .routes
                             .rooms
                             .get(room as usize)
                             .map_or("chat".into(), |r| format!("chat/{}", r.name)),
@@ -83,17 +84,18 @@ impl Server {
             {
                 Some(key) => {
                     if let Some(client) = self.clients.get_mut(key) {
-                        let mut ctx = self.shared.ctx();
+                        let (mut env, mut router) = self.shared.split(&mut client.route);
+                        let code = close_code::NORMAL;
                         client
                             .conn
-                            .start_close(key, close_code::NORMAL, &reason, &mut ctx);
+                            .start_close(key, code, &reason, &mut env, &mut router);
                     }
                     self.mark_dirty(key);
                     say!("kicked #{id}");
                 }
                 None => say!("error: no client #{id}"),
             },
-            Command::ReplyLast(text) => match self.shared.last_speaker {
+            Command::ReplyLast(text) => match self.shared.routes.last_speaker {
                 Some(id) => self.reply_to(&Target::Id(id), &text),
                 None => say!("error: nobody has spoken yet; use @<id> text"),
             },
@@ -110,14 +112,15 @@ impl Server {
                 .find(|(_, c)| {
                     c.conn.id == *id
                         && c.conn.phase == Phase::Open
-                        && matches!(c.conn.route, Route::Chat { .. })
+                        && matches!(c.route, Route::Chat { .. })
                 })
                 .map(|(k, _)| k),
             // Open only, as for an id: a client in Closing has been sent
             // its close frame and may get no data after it (§5.5.1).
-            Target::Name(name) => self.clients.iter().find_map(|(k, c)| match c.conn.route {
+            Target::Name(name) => self.clients.iter().find_map(|(k, c)| match c.route {
                 Route::Chat { room, .. } if c.conn.phase == Phase::Open => self
                     .shared
+                    .routes
                     .rooms
                     .get(room as usize)?
                     .members
@@ -136,10 +139,10 @@ impl Server {
         let Some(client) = self.clients.get_mut(key) else {
             return;
         };
-        let v1 = matches!(client.conn.route, Route::Chat { v1: true, .. });
+        let v1 = matches!(client.route, Route::Chat { v1: true, .. });
         if v1 {
             let event = json!({"type": "message", "seq": 0, "from": "operator", "text": text,
-                               "time": self.shared.clock.hms(), "private": true});
+                               "time": self.shared.routes.clock.hms(), "private": true});
             client.conn.send(Opcode::Text, event.to_string().as_bytes());
         } else {
             client.conn.send(Opcode::Text, text.as_bytes());

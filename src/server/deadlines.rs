@@ -5,10 +5,9 @@
 use log::info;
 
 use super::Server;
+use crate::app::AppEvent;
 use crate::connection::Phase;
 use crate::error::close_code;
-use crate::frame::{self, Opcode};
-use crate::routes::{self, Route};
 use crate::timers::TimerKind;
 
 impl Server {
@@ -39,6 +38,8 @@ impl Server {
         if conn.id != id {
             return;
         }
+        let idle_first = self.shared.config.idle_timeout < self.shared.config.handshake_timeout;
+        let (mut env, mut router) = self.shared.split(&mut client.route);
         // Timers are never cancelled; each checks that the phase it was set
         // for is still the connection's phase.
         match (kind, conn.phase) {
@@ -53,41 +54,12 @@ impl Server {
             (TimerKind::Linger, Phase::Finishing) => return self.remove(key),
             // The handshake timer doubles as the first idle check, unless the
             // idle timeout is the shorter one: then its own timer runs.
-            (TimerKind::Handshake, Phase::Open)
-                if self.shared.config.idle_timeout < self.shared.config.handshake_timeout =>
-            {
-                return;
-            }
+            (TimerKind::Handshake, Phase::Open) if idle_first => return,
             (TimerKind::Handshake | TimerKind::Idle, Phase::Open) => {
-                let mut ctx = self.shared.ctx();
-                let next = ctx.now + ctx.config.idle_timeout;
-                if conn.flushes == 0 {
-                    // Nothing written since the last check: not busy.
-                    conn.out.release();
-                }
-                conn.flushes = 0;
-                if conn.seen {
-                    // Talked since the last check: alive, nothing to do.
-                    conn.seen = false;
-                    conn.ping_sent = false;
-                } else if !conn.ping_sent {
-                    conn.send(Opcode::Ping, b"wsloop");
-                    conn.ping_sent = true;
-                } else {
-                    info!("#{} silent and no pong: dropped", conn.id);
-                    conn.close_code = Some(close_code::GOING_AWAY);
-                    conn.out.append(|buf| {
-                        frame::encode_close(buf, close_code::GOING_AWAY, "idle timeout")
-                    });
-                    conn.finish(key, &mut ctx);
-                }
-                if conn.phase == Phase::Open {
-                    ctx.timers.schedule(next, TimerKind::Idle, key, id);
-                }
+                conn.on_idle_check(key, &mut env, &mut router);
             }
-            (TimerKind::Push, Phase::Open) if conn.route == Route::Guest => {
-                let mut ctx = self.shared.ctx();
-                routes::guest::on_timer(conn, key, &mut ctx);
+            (TimerKind::Route, Phase::Open) => {
+                conn.dispatch(key, AppEvent::Timer, &mut env, &mut router);
             }
             _ => return,
         }
@@ -114,13 +86,12 @@ impl Server {
         let keys: Vec<usize> = self.clients.iter().map(|(k, _)| k).collect();
         for key in keys {
             if let Some(client) = self.clients.get_mut(key) {
-                let mut ctx = self.shared.ctx();
-                client.conn.start_close(
-                    key,
-                    close_code::GOING_AWAY,
-                    "server shutting down",
-                    &mut ctx,
-                );
+                let (mut env, mut router) = self.shared.split(&mut client.route);
+                let reason = "server shutting down";
+                let code = close_code::GOING_AWAY;
+                client
+                    .conn
+                    .start_close(key, code, reason, &mut env, &mut router);
             }
             self.mark_dirty(key);
         }

@@ -29,11 +29,11 @@ use slab::Slab;
 
 use crate::clock::Clock;
 use crate::config::Config;
-use crate::connection::{Connection, Phase};
+use crate::connection::{Connection, Env, Phase};
 use crate::error::{HandshakeError, close_code};
 use crate::operator::{self, Input};
 use crate::outqueue::Flushed;
-use crate::routes::{self, Ctx, Rng, Route, chat::Rooms};
+use crate::routes::{self, Route, Router, State};
 use crate::timers::{TimerKind, Timers};
 
 const LISTENER: Token = Token(usize::MAX - 1);
@@ -56,6 +56,9 @@ const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 struct Client {
     socket: TcpStream,
     conn: Connection,
+    /// What the connection was upgraded to: the routes' business, kept
+    /// here so that the connection knows only the protocol.
+    route: Route,
     /// WRITABLE is registered (only while the socket is full).
     wants_writable: bool,
     /// Reading paused while our replies to this client are backed up.
@@ -65,33 +68,30 @@ struct Client {
     hangup: bool,
 }
 
-/// What routes may touch, kept apart from the connection table so that a
-/// connection and the context can be borrowed together.
+/// What the protocol and the routes share, kept apart from the connection
+/// table so that a connection and its context can be borrowed together.
 struct Shared {
     config: Config,
     timers: Timers,
-    rooms: Rooms,
-    direct: Vec<(usize, u64, Rc<[u8]>)>,
-    console: Vec<String>,
-    rng: Rng,
-    last_speaker: Option<u64>,
-    clock: Clock,
     now: Instant,
+    routes: State,
 }
 
 impl Shared {
-    fn ctx(&mut self) -> Ctx<'_> {
-        Ctx {
+    /// The protocol's view ([`Env`]) and the routes' ([`Router`]) for the
+    /// connection whose route is `route`.
+    fn split<'a>(&'a mut self, route: &'a mut Route) -> (Env<'a>, Router<'a>) {
+        let env = Env {
             config: &self.config,
             now: self.now,
             timers: &mut self.timers,
-            rooms: &mut self.rooms,
-            direct: &mut self.direct,
-            console: &mut self.console,
-            rng: &mut self.rng,
-            last_speaker: &mut self.last_speaker,
-            clock: self.clock,
-        }
+        };
+        let router = Router {
+            route,
+            config: &self.config,
+            state: &mut self.routes,
+        };
+        (env, router)
     }
 }
 
@@ -144,13 +144,8 @@ impl Server {
             shared: Shared {
                 config,
                 timers: Timers::with_capacity(capacity),
-                rooms: Rooms::default(),
-                direct: Vec::new(),
-                console: Vec::new(),
-                rng: Rng::from_time(),
-                last_speaker: None,
-                clock: Clock::local(),
                 now: Instant::now(),
+                routes: State::new(Clock::local()),
             },
             scratch: vec![0; SCRATCH_LEN],
             dirty: Vec::new(),
@@ -178,9 +173,7 @@ impl Server {
             // before it.
             // Work left from the last round (a read budget spent, room
             // events raised while flushing): do not sleep.
-            let idle = self.pending_reads.is_empty()
-                && !self.shared.rooms.has_pending()
-                && self.shared.direct.is_empty();
+            let idle = self.pending_reads.is_empty() && !self.shared.routes.rooms.has_pending();
             let timeout = if idle {
                 self.shared.timers.poll_timeout(self.shared.now)
             } else {
@@ -268,16 +261,18 @@ impl Server {
         self.next_id += 1;
         let secs = self.shared.now.duration_since(self.started).as_secs() as u32;
         let mut conn = Connection::new(id, peer, secs);
-        let mut ctx = self.shared.ctx();
+        let mut route = Route::None;
+        let (mut env, _) = self.shared.split(&mut route);
         if busy {
-            conn.refuse(key, &HandshakeError::Busy, &mut ctx);
+            conn.refuse(key, &HandshakeError::Busy, &mut env);
         } else {
-            let at = ctx.now + ctx.config.handshake_timeout;
-            ctx.timers.schedule(at, TimerKind::Handshake, key, id);
+            let at = env.now + env.config.handshake_timeout;
+            env.timers.schedule(at, TimerKind::Handshake, key, id);
         }
         entry.insert(Client {
             socket,
             conn,
+            route,
             wants_writable: false,
             read_paused: false,
             hangup: false,
@@ -317,8 +312,9 @@ impl Server {
                     return self.remove(key);
                 }
                 Ok(n) => {
-                    let mut ctx = self.shared.ctx();
-                    client.conn.on_bytes(key, &mut self.scratch[..n], &mut ctx);
+                    let (mut env, mut router) = self.shared.split(&mut client.route);
+                    let data = &mut self.scratch[..n];
+                    client.conn.on_bytes(key, data, &mut env, &mut router);
                     // A close reply to our close leaves nothing queued but
                     // still needs a flush: that is where our FIN goes out.
                     let finishing =
@@ -354,15 +350,31 @@ impl Server {
     /// Hands this round's broadcasts and direct messages to their queues.
     fn deliver(&mut self) {
         let (clients, dirty) = (&mut self.clients, &mut self.dirty);
-        self.shared.rooms.deliver_round(|key, id, bytes| {
-            push_to(clients, dirty, key, id, bytes.clone());
+        let limit = self.shared.config.backlog_limit();
+        let mut over = Vec::new();
+        self.shared.routes.rooms.deliver_round(|key, id, bytes| {
+            if !push_to(clients, dirty, key, id, bytes, limit) {
+                over.push(key);
+            }
         });
-        for (key, id, bytes) in self.shared.direct.drain(..) {
-            push_to(clients, dirty, key, id, bytes);
+        // Sized from the encoded bytes before they are queued: a member
+        // whose queue cannot take this round's events is not reading, and
+        // is dropped as a flush over the limit would drop it (a close frame
+        // behind a full queue would never be read).
+        for key in over {
+            if let Some(client) = self.clients.get(key) {
+                warn!(
+                    "#{} dropped: {} bytes queued, and the next broadcast would pass the backlog limit {} (client not reading)",
+                    client.conn.id,
+                    client.conn.out.len(),
+                    limit
+                );
+            }
+            self.remove(key);
         }
         // Console lines go to the output writer thread: queued, never a
         // blocking write on the loop.
-        for line in self.shared.console.drain(..) {
+        for line in self.shared.routes.console.drain(..) {
             crate::output::console_line(line);
         }
     }
@@ -441,39 +453,45 @@ impl Server {
         let mut client = self.clients.remove(key);
         let _ = self.poll.registry().deregister(&mut client.socket);
         let conn = &client.conn;
-        if conn.route != Route::None {
-            let code = conn.close_code.unwrap_or(1006);
+        if client.route != Route::None {
+            let code = conn.close_code.unwrap_or(close_code::ABNORMAL);
             info!(
                 "#{} closed ({} {})",
                 conn.id,
                 code,
                 close_code::meaning(code)
             );
-            let mut ctx = self.shared.ctx();
-            routes::on_leave(conn, key, &mut ctx);
+            // Gone without a closing handshake: the routes learn it here.
+            routes::on_gone(client.route, key, &mut self.shared.routes);
         }
-        if self.shared.last_speaker == Some(conn.id) {
-            self.shared.last_speaker = None;
+        if self.shared.routes.last_speaker == Some(conn.id) {
+            self.shared.routes.last_speaker = None;
         }
     }
 }
 
 /// Queues shared bytes for connection `key`, if it is still the connection
-/// `id` meant and still open; marks it for this round's flush.
+/// `id` meant and still open; marks it for this round's flush. False when
+/// the bytes would take its backlog past `limit` (they are not queued).
 fn push_to(
     clients: &mut Slab<Client>,
     dirty: &mut Vec<usize>,
     key: usize,
     id: u64,
-    bytes: Rc<[u8]>,
-) {
+    bytes: &Rc<[u8]>,
+    limit: usize,
+) -> bool {
     if let Some(client) = clients.get_mut(key)
         && client.conn.id == id
         && client.conn.phase == Phase::Open
     {
-        client.conn.out.push_shared(bytes);
+        if client.conn.out.len() + bytes.len() > limit {
+            return false;
+        }
+        client.conn.out.push_shared(bytes.clone());
         mark_dirty(client, dirty, key);
     }
+    true
 }
 
 /// Puts a connection on this round's flush list, once.

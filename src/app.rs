@@ -1,0 +1,225 @@
+//! The seam between the protocol and what the server does with it.
+//!
+//! A [`crate::connection::Connection`] knows RFC 6455 and nothing else: it
+//! turns bytes into the events below and queues the replies the RFC itself
+//! requires (the 101, pongs, close answers, refusals). What a message
+//! *means* — a chat line, an echo, a file — belongs to an [`App`] (the
+//! server's routes), which answers through a [`Handle`]: send a frame to
+//! this client, close it, schedule a timer. Neither side sees a socket.
+
+use std::fmt;
+use std::net::{SocketAddr, SocketAddrV6};
+use std::time::Instant;
+
+use log::trace;
+
+use crate::error::HandshakeError;
+use crate::frame::{self, FrameHeader, Opcode};
+use crate::outqueue::OutQueue;
+use crate::timers::{TimerKind, Timers};
+
+/// Payloads at least this long are queued as a chunk of their own.
+const LARGE_PAYLOAD: usize = 2048;
+
+/// What happened on a connection, as a route needs to know it.
+#[derive(Debug)]
+pub enum AppEvent<'a> {
+    /// The 101 is queued: the connection is a WebSocket now.
+    Opened(Opened<'a>),
+    /// A whole message (§5.4: fragments already joined, text already
+    /// checked as UTF-8).
+    Message { opcode: Opcode, payload: &'a [u8] },
+    /// One frame as it arrived (only after [`Handle::report_frames`]).
+    Frame {
+        header: &'a FrameHeader,
+        payload: &'a [u8],
+    },
+    /// A timer the route scheduled with [`Handle::schedule`] fired.
+    Timer,
+    /// The connection stopped taking part: the server sent its close, the
+    /// peer's close arrived, or the protocol failed. No data may be sent
+    /// after this (§5.5.1), and it comes once.
+    Closed { code: u16 },
+}
+
+/// The upgrade as the connection accepted it.
+#[derive(Debug)]
+pub struct Opened<'a> {
+    pub path: &'a str,
+    /// The subprotocol answered in the 101, if any.
+    pub protocol: Option<&'static str>,
+    /// The request head, for `/inspect`.
+    pub head: &'a [u8],
+    /// The client's `Sec-WebSocket-Key`.
+    pub ws_key: &'a str,
+}
+
+/// What the server does with connections: its routes.
+pub trait App {
+    /// Before the 101: is there anything at `path`, and which of the
+    /// offered subprotocols does it speak (§4.2.2 step 5: never one that
+    /// was not offered)? An error is the HTTP refusal.
+    fn accept(
+        &mut self,
+        path: &str,
+        offered: &[&str],
+    ) -> Result<Option<&'static str>, HandshakeError>;
+
+    fn on_event(&mut self, conn: &mut Handle<'_>, event: AppEvent<'_>);
+}
+
+/// What a route may do with the connection an event came from.
+pub struct Handle<'a> {
+    pub(crate) key: usize,
+    pub(crate) id: u64,
+    pub(crate) peer: &'a PeerAddr,
+    pub(crate) out: &'a mut OutQueue,
+    pub(crate) timers: &'a mut Timers,
+    pub(crate) now: Instant,
+    pub(crate) report_frames: &'a mut bool,
+    /// Set by [`Handle::close`]; the connection starts the close once the
+    /// route returns.
+    pub(crate) close: Option<(u16, String)>,
+    /// False once the connection left `Open`: nothing may be sent.
+    pub(crate) open: bool,
+}
+
+impl Handle<'_> {
+    /// The connection's number, never reused (`#3` in logs).
+    pub fn id(&self) -> u64 {
+        self.id
+    }
+
+    /// The connection's slab key: with [`Handle::id`], how the server finds
+    /// it again for a broadcast.
+    pub fn key(&self) -> usize {
+        self.key
+    }
+
+    pub fn peer(&self) -> &PeerAddr {
+        self.peer
+    }
+
+    /// Queues one whole message as a single FIN frame.
+    pub fn send(&mut self, opcode: Opcode, payload: &[u8]) {
+        if self.open {
+            queue_frame(self.out, self.id, opcode, payload);
+        }
+    }
+
+    pub fn send_text(&mut self, text: &str) {
+        self.send(Opcode::Text, text.as_bytes());
+    }
+
+    /// Bytes queued for this client and not yet written.
+    pub fn queued(&self) -> usize {
+        self.out.len()
+    }
+
+    /// Starts the closing handshake with `code` (§7.1.2) once the route
+    /// returns.
+    pub fn close(&mut self, code: u16, reason: &str) {
+        self.close.get_or_insert_with(|| (code, reason.to_string()));
+    }
+
+    /// Delivers [`AppEvent::Timer`] to this connection at `at`.
+    pub fn schedule(&mut self, at: Instant) {
+        self.timers
+            .schedule(at, TimerKind::Route, self.key, self.id);
+    }
+
+    /// The time this round of the loop started.
+    pub fn now(&self) -> Instant {
+        self.now
+    }
+
+    /// Asks for [`AppEvent::Frame`] for every frame from now on.
+    pub fn report_frames(&mut self, on: bool) {
+        *self.report_frames = on;
+    }
+}
+
+/// Queues one FIN frame on `out`.
+pub(crate) fn queue_frame(out: &mut OutQueue, id: u64, opcode: Opcode, payload: &[u8]) {
+    trace!(
+        "> #{} FIN {} unmasked len={} {}",
+        id,
+        opcode.name(),
+        payload.len(),
+        first_bytes(payload)
+    );
+    if payload.len() < LARGE_PAYLOAD {
+        out.append(|buf| frame::encode_frame(buf, opcode, payload));
+    } else {
+        // A large payload gets a (pooled) buffer of its own rather than
+        // growing the tail buffer, which would copy it on every growth.
+        let mut header = Vec::with_capacity(10);
+        frame::encode_header(&mut header, opcode, payload.len());
+        out.push_large_frame(&header, payload);
+    }
+}
+
+/// The first bytes of a payload for the frame log: text when printable,
+/// else hex.
+pub(crate) fn first_bytes(payload: &[u8]) -> String {
+    let shown = payload.get(..16).unwrap_or(payload);
+    let more = if payload.len() > 16 { "…" } else { "" };
+    match std::str::from_utf8(shown) {
+        Ok(text) if !text.chars().any(char::is_control) => format!("{text:?}{more}"),
+        _ => format!("{}{more}", hex(shown)),
+    }
+}
+
+/// Bytes as lowercase hex.
+pub fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write;
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        let _ = write!(s, "{b:02x}");
+    }
+    s
+}
+
+/// Text from a client, safe to print on a terminal or in a log: control
+/// characters (escape sequences, newlines that would fake a log line) are
+/// shown escaped.
+pub fn printable(text: &str) -> String {
+    if !text.chars().any(char::is_control) {
+        return text.to_string();
+    }
+    text.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_default().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
+}
+
+/// The client's address in 16 bytes instead of `SocketAddr`'s 32: every
+/// byte of a connection is paid 10,000 times by 10,000 idle clients.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PeerAddr {
+    V4([u8; 4], u16),
+    V6(Box<SocketAddrV6>),
+}
+
+impl From<SocketAddr> for PeerAddr {
+    fn from(addr: SocketAddr) -> PeerAddr {
+        match addr {
+            SocketAddr::V4(v4) => PeerAddr::V4(v4.ip().octets(), v4.port()),
+            SocketAddr::V6(v6) => PeerAddr::V6(Box::new(v6)),
+        }
+    }
+}
+
+impl fmt::Display for PeerAddr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PeerAddr::V4([a, b, c, d], port) => write!(f, "{a}.{b}.{c}.{d}:{port}"),
+            PeerAddr::V6(v6) => write!(f, "{v6}"),
+        }
+    }
+}

@@ -1,0 +1,346 @@
+//! One client connection, without its socket: bytes in, bytes queued out.
+//!
+//! ```text
+//!  Handshaking ──101──▶ Open ──server sends close──▶ Closing
+//!       │                 │                              │
+//!   HTTP reply,      peer's close answered,       peer's close arrives,
+//!   refusal          or a protocol error          or --close-timeout
+//!       ▼                 ▼                              ▼
+//!                      Finishing: flush, shut down the write side,
+//!                      read and discard until the peer closes (§7.1.1)
+//! ```
+//!
+//! The server owns the socket and the loop; this module owns the RFC's
+//! rules about what to answer and when to stop. [`opening`] is the
+//! handshake phase; what messages mean is the [`crate::app::App`]'s.
+
+mod opening;
+
+use std::net::SocketAddr;
+use std::time::Instant;
+
+use log::{debug, info, trace};
+
+use crate::app::{self, App, AppEvent, Handle, PeerAddr};
+use crate::config::Config;
+use crate::error::{ProtocolError, close_code};
+use crate::frame::{self, Opcode};
+use crate::message::{Event, Flow, FrameReader};
+use crate::outqueue::OutQueue;
+use crate::timers::{TimerKind, Timers};
+
+/// What the protocol needs from the loop: limits, the time, deadlines.
+pub struct Env<'a> {
+    pub config: &'a Config,
+    pub now: Instant,
+    pub timers: &'a mut Timers,
+}
+
+/// Where a connection is in its life (§4, §7).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    /// Reading the HTTP request head.
+    Handshaking,
+    /// WebSocket open: messages flow both ways.
+    Open,
+    /// The server sent a close frame and waits for the peer's (§7.1.2).
+    Closing,
+    /// Nothing more to say: flush what is queued, then close TCP.
+    Finishing,
+}
+
+impl Phase {
+    /// Does input still mean anything? (In `Finishing` it is discarded.)
+    pub fn reads_frames(self) -> bool {
+        matches!(self, Phase::Open | Phase::Closing)
+    }
+}
+
+pub struct Connection {
+    /// A number never reused, for logs and the operator console (`#3`).
+    pub id: u64,
+    pub peer: PeerAddr,
+    pub phase: Phase,
+    /// The route asked for every frame as it arrives (`/inspect`).
+    report_frames: bool,
+    /// Parse state carried between reads; boxed and created only when a
+    /// read ends inside a frame, so an idle connection carries none.
+    reader: Option<Box<FrameReader>>,
+    /// The request head while it arrives in pieces.
+    head: Vec<u8>,
+    pub out: OutQueue,
+    /// Seconds after the server started that this client connected.
+    pub connected_secs: u32,
+    /// Bytes arrived since the last idle check: the client is alive.
+    pub seen: bool,
+    /// The idle check sent a ping that nothing has answered yet.
+    pub ping_sent: bool,
+    /// Set by the server once it shut down the write side.
+    pub write_shut: bool,
+    /// The close code that ended the connection, for the log line.
+    pub close_code: Option<u16>,
+    /// Queued in the server's list of connections to flush.
+    pub dirty: bool,
+    /// Flushes since the last idle check (saturating): a connection that
+    /// flushed more than once is busy and keeps its queue's memory.
+    pub flushes: u8,
+}
+
+impl Connection {
+    pub fn new(id: u64, peer: SocketAddr, connected_secs: u32) -> Connection {
+        Connection {
+            id,
+            peer: PeerAddr::from(peer),
+            phase: Phase::Handshaking,
+            report_frames: false,
+            reader: None,
+            head: Vec::new(),
+            out: OutQueue::default(),
+            connected_secs,
+            seen: true,
+            ping_sent: false,
+            write_shut: false,
+            close_code: None,
+            dirty: false,
+            flushes: 0,
+        }
+    }
+
+    /// Handles the bytes of one read. `key` is this connection's slab key.
+    pub fn on_bytes(&mut self, key: usize, data: &mut [u8], env: &mut Env, app: &mut impl App) {
+        self.seen = true;
+        match self.phase {
+            Phase::Handshaking => self.on_handshake_bytes(key, data, env, app),
+            Phase::Open | Phase::Closing => self.on_frame_bytes(key, data, env, app),
+            Phase::Finishing => {}
+        }
+    }
+
+    pub(super) fn on_frame_bytes(
+        &mut self,
+        key: usize,
+        data: &mut [u8],
+        env: &mut Env,
+        app: &mut impl App,
+    ) {
+        let mut boxed = self.reader.take();
+        let mut local = FrameReader::default();
+        let reader = match boxed.as_deref_mut() {
+            Some(reader) => reader,
+            None => &mut local,
+        };
+        // Frame events feed the inspector and the `RUST_LOG=trace` frame log.
+        reader.observe_frames = self.report_frames || log::log_enabled!(log::Level::Trace);
+        let max = env.config.max_message;
+        let result = reader.feed(data, max, &mut |event| self.on_event(key, event, env, app));
+        // Keep parse state only while a frame is unfinished, and never once
+        // the connection stopped reading (a close arrived or was sent).
+        let idle = boxed
+            .as_deref()
+            .map_or(local.is_idle(), FrameReader::is_idle);
+        self.reader = match boxed {
+            _ if idle || !self.phase.reads_frames() => None,
+            Some(boxed) => Some(boxed),
+            None => Some(Box::new(local)),
+        };
+        if let Err(e) = result {
+            self.fail(key, &e, env, app);
+        }
+    }
+
+    fn on_event(
+        &mut self,
+        key: usize,
+        event: Event<'_>,
+        env: &mut Env,
+        app: &mut impl App,
+    ) -> Flow {
+        match event {
+            Event::Frame { header, payload } => {
+                trace!(
+                    "< #{} {} {} masked len={} {}",
+                    self.id,
+                    if header.fin { "FIN" } else { "---" },
+                    header.opcode.name(),
+                    header.payload_len,
+                    app::first_bytes(payload)
+                );
+                // §5.5.1: nothing but the close may follow our close frame.
+                if self.report_frames && self.phase == Phase::Open {
+                    let event = AppEvent::Frame {
+                        header: &header,
+                        payload,
+                    };
+                    self.dispatch(key, event, env, app);
+                }
+            }
+            Event::Message { opcode, payload } => {
+                // §7.1.2: after sending a close, data is no longer processed.
+                if self.phase == Phase::Open {
+                    self.dispatch(key, AppEvent::Message { opcode, payload }, env, app);
+                }
+            }
+            Event::Ping(payload) => {
+                // §5.5.2: answer with a pong carrying the same payload — also
+                // after our close, until the peer's close arrives (§5.5.1
+                // forbids only data frames after a close).
+                if self.phase.reads_frames() {
+                    self.send(Opcode::Pong, payload);
+                }
+            }
+            Event::Pong(payload) => {
+                // §5.5.3: an unsolicited pong needs no answer.
+                let _ = payload;
+                self.ping_sent = false;
+            }
+            Event::Close { code, reason } => {
+                debug!("#{} close received: {:?} {:?}", self.id, code, reason);
+                if self.phase == Phase::Open {
+                    // §5.5.1: answer with a close, echoing the status code.
+                    let reply = code.map_or(Vec::new(), |c| c.to_be_bytes().to_vec());
+                    self.send(Opcode::Close, &reply);
+                }
+                let code = code.unwrap_or(close_code::NO_STATUS);
+                self.close_code = Some(code);
+                self.leave(key, code, env, app);
+                self.finish(key, env);
+                return Flow::Stop;
+            }
+        }
+        if self.phase == Phase::Finishing {
+            return Flow::Stop;
+        }
+        // Replies are bounded while they are made, not only when a write
+        // would block: one read of small requests (64 KiB of `who`, say)
+        // must not queue an unbounded answer.
+        if self.out.len() > env.config.backlog_limit() {
+            self.fail(key, &ProtocolError::OutputBacklog(self.out.len()), env, app);
+            return Flow::Stop;
+        }
+        Flow::Continue
+    }
+
+    /// Hands an event to the app with a handle on this connection, then
+    /// carries out the close it asked for, if any.
+    pub fn dispatch(&mut self, key: usize, event: AppEvent<'_>, env: &mut Env, app: &mut impl App) {
+        let mut handle = Handle {
+            key,
+            id: self.id,
+            peer: &self.peer,
+            out: &mut self.out,
+            timers: env.timers,
+            now: env.now,
+            report_frames: &mut self.report_frames,
+            close: None,
+            open: self.phase == Phase::Open,
+        };
+        app.on_event(&mut handle, event);
+        if let Some((code, reason)) = handle.close.take() {
+            self.start_close(key, code, &reason, env, app);
+        }
+    }
+
+    /// Queues one FIN frame.
+    pub fn send(&mut self, opcode: Opcode, payload: &[u8]) {
+        app::queue_frame(&mut self.out, self.id, opcode, payload);
+    }
+
+    /// _Fail the WebSocket Connection_ (§7.1.7): send the close code and
+    /// stop, without waiting for the peer's reply.
+    pub fn fail(&mut self, key: usize, err: &ProtocolError, env: &mut Env, app: &mut impl App) {
+        let code = err.close_code();
+        info!(
+            "#{} protocol error: {} → close {} ({})",
+            self.id,
+            err,
+            code,
+            close_code::meaning(code)
+        );
+        if self.phase == Phase::Open {
+            let reason = err.to_string();
+            self.out
+                .append(|buf| frame::encode_close(buf, code, &reason));
+        }
+        self.close_code = Some(code);
+        self.leave(key, code, env, app);
+        self.finish(key, env);
+    }
+
+    /// Starts a normal close from the server side (kick, shutdown, idle):
+    /// send the close and wait, bounded by --close-timeout, for the reply.
+    pub fn start_close(
+        &mut self,
+        key: usize,
+        code: u16,
+        reason: &str,
+        env: &mut Env,
+        app: &mut impl App,
+    ) {
+        match self.phase {
+            Phase::Open => {
+                self.out
+                    .append(|buf| frame::encode_close(buf, code, reason));
+                self.close_code = Some(code);
+                self.leave(key, code, env, app);
+                let at = env.now + env.config.close_timeout;
+                env.timers.schedule(at, TimerKind::CloseReply, key, self.id);
+            }
+            Phase::Handshaking => self.finish(key, env),
+            Phase::Closing | Phase::Finishing => {}
+        }
+    }
+
+    /// Tells the app, once, that this connection no longer takes part.
+    fn leave(&mut self, key: usize, code: u16, env: &mut Env, app: &mut impl App) {
+        if self.phase == Phase::Open {
+            // Leaving Open first: the handle sends nothing from here on.
+            self.phase = Phase::Closing;
+            self.dispatch(key, AppEvent::Closed { code }, env, app);
+        }
+    }
+
+    /// The idle check (every --idle-timeout while open): a client that said
+    /// nothing since the last check gets a ping (§5.5.2); one that did not
+    /// answer it either is closed with 1001.
+    pub fn on_idle_check(&mut self, key: usize, env: &mut Env, app: &mut impl App) {
+        if self.flushes == 0 {
+            // Nothing written since the last check: not busy.
+            self.out.release();
+        }
+        self.flushes = 0;
+        if self.seen {
+            // Talked since the last check: alive, nothing to do.
+            self.seen = false;
+            self.ping_sent = false;
+        } else if !self.ping_sent {
+            self.send(Opcode::Ping, b"wsloop");
+            self.ping_sent = true;
+        } else {
+            info!("#{} silent and no pong: dropped", self.id);
+            let code = close_code::GOING_AWAY;
+            self.out
+                .append(|buf| frame::encode_close(buf, code, "idle timeout"));
+            self.close_code = Some(code);
+            self.leave(key, code, env, app);
+            self.finish(key, env);
+        }
+        if self.phase == Phase::Open {
+            let at = env.now + env.config.idle_timeout;
+            env.timers.schedule(at, TimerKind::Idle, key, self.id);
+        }
+    }
+
+    /// Nothing more will be sent: after the flush, the server shuts down the
+    /// write side and lingers a moment so the peer reads our last bytes
+    /// instead of a reset.
+    pub fn finish(&mut self, key: usize, env: &mut Env) {
+        if self.phase != Phase::Finishing {
+            self.phase = Phase::Finishing;
+            self.reader = None;
+            self.head = Vec::new();
+            // Bounds the flush and the linger together.
+            let at = env.now + env.config.close_timeout;
+            env.timers.schedule(at, TimerKind::Linger, key, self.id);
+        }
+    }
+}

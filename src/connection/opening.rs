@@ -1,0 +1,152 @@
+//! The opening handshake, server side (§4): collect the request head, answer
+//! it with the page, a refusal or `101 Switching Protocols`, and tell the
+//! app the connection is open.
+
+use log::{debug, info};
+
+use super::{Connection, Env, Phase};
+use crate::app::{App, AppEvent, Opened, printable};
+use crate::error::HandshakeError;
+use crate::handshake::{self, MAX_HEAD_LEN, Request};
+use crate::http;
+use crate::timers::TimerKind;
+
+impl Connection {
+    /// Collects the request head (it may come a byte at a time, or glued to
+    /// the first frame) and answers it once complete.
+    pub(super) fn on_handshake_bytes(
+        &mut self,
+        key: usize,
+        data: &mut [u8],
+        env: &mut Env,
+        app: &mut impl App,
+    ) {
+        if self.head.is_empty() {
+            // The usual case: the whole head in one read, parsed in place.
+            if let Some(end) = handshake::find_head_end(data, 0) {
+                let (head, rest) = data.split_at_mut(end);
+                self.on_request_head(key, head, env, app);
+                if !rest.is_empty() && self.phase.reads_frames() {
+                    self.on_frame_bytes(key, rest, env, app);
+                }
+                return;
+            }
+        }
+        let searched = self.head.len();
+        self.head.extend_from_slice(data);
+        match handshake::find_head_end(&self.head, searched) {
+            Some(end) => {
+                let mut head = std::mem::take(&mut self.head);
+                let mut rest = head.split_off(end);
+                self.on_request_head(key, &head, env, app);
+                if !rest.is_empty() && self.phase.reads_frames() {
+                    self.on_frame_bytes(key, &mut rest, env, app);
+                }
+            }
+            None if self.head.len() > MAX_HEAD_LEN => {
+                self.head = Vec::new();
+                self.refuse(key, &HandshakeError::HeadTooLarge, env);
+            }
+            None => {}
+        }
+    }
+
+    /// Answers a complete request head: the page, a refusal, or `101`.
+    fn on_request_head(&mut self, key: usize, head: &[u8], env: &mut Env, app: &mut impl App) {
+        if head.len() > MAX_HEAD_LEN {
+            return self.refuse(key, &HandshakeError::HeadTooLarge, env);
+        }
+        let req = match Request::parse(head) {
+            Ok(req) => req,
+            Err(e) => return self.refuse(key, &e, env),
+        };
+        if !req.wants_upgrade() {
+            return self.serve_http(key, &req, env);
+        }
+        if let Err(e) = self.upgrade(key, &req, head, env, app) {
+            self.refuse(key, &e, env);
+        }
+    }
+
+    /// A plain GET: the web page and its assets (never a path built from
+    /// the request — only the fixed list in `http`).
+    fn serve_http(&mut self, key: usize, req: &Request, env: &mut Env) {
+        if req.method != "GET" && req.method != "HEAD" {
+            return self.refuse(key, &HandshakeError::MethodNotAllowed, env);
+        }
+        let status = http::write_static(&mut self.out, req.path(), req.method == "HEAD");
+        info!(
+            "#{} {} {} {} {}",
+            self.id,
+            self.peer,
+            printable(req.method),
+            printable(req.target),
+            status
+        );
+        self.finish(key, env);
+    }
+
+    /// The opening handshake, server side (§4.2.1, §4.2.2).
+    fn upgrade(
+        &mut self,
+        key: usize,
+        req: &Request,
+        head: &[u8],
+        env: &mut Env,
+        app: &mut impl App,
+    ) -> Result<(), HandshakeError> {
+        let upgrade = handshake::validate_upgrade(req)?;
+        if !env.config.allow_origins.is_empty() {
+            // §10.2: a browser always sends Origin; refusing unknown ones
+            // stops other sites from using a visitor's browser against us.
+            let allowed = upgrade
+                .origin
+                .is_some_and(|o| env.config.allow_origins.iter().any(|a| a == o));
+            if !allowed {
+                return Err(HandshakeError::ForbiddenOrigin);
+            }
+        }
+        let protocol = app.accept(req.path(), &upgrade.protocols)?;
+        if protocol.is_none() && !upgrade.protocols.is_empty() {
+            debug!(
+                "#{} offered subprotocols {:?}; none selected",
+                self.id, upgrade.protocols
+            );
+        }
+        let accept = handshake::accept_key(upgrade.key);
+        debug!(
+            "#{} handshake: {} {} key={} accept={}",
+            self.id,
+            req.method,
+            printable(req.target),
+            printable(upgrade.key),
+            accept
+        );
+        self.out
+            .append(|buf| handshake::write_switching_protocols(buf, &accept, protocol));
+        self.phase = Phase::Open;
+        info!("#{} connected from {} ({})", self.id, self.peer, req.path());
+        // The handshake timer turns into the idle check when it fires; only
+        // an idle timeout shorter than the handshake's needs its own timer.
+        if env.config.idle_timeout < env.config.handshake_timeout {
+            let at = env.now + env.config.idle_timeout;
+            env.timers.schedule(at, TimerKind::Idle, key, self.id);
+        }
+        let opened = Opened {
+            path: req.path(),
+            protocol,
+            head,
+            ws_key: upgrade.key,
+        };
+        self.dispatch(key, AppEvent::Opened(opened), env, app);
+        Ok(())
+    }
+
+    /// Answers a request that will not become a WebSocket, then closes.
+    pub fn refuse(&mut self, key: usize, err: &HandshakeError, env: &mut Env) {
+        info!("#{} {} refused: {}", self.id, self.peer, err);
+        self.out
+            .append(|buf| handshake::write_error_response(buf, err));
+        self.finish(key, env);
+    }
+}

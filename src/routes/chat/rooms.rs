@@ -1,0 +1,384 @@
+//! The room table and the broadcast rounds: who is in which room, and how a
+//! message reaches them — encoded once per kind of member, the bytes shared
+//! by every receiver's queue. (The place remote members will join.)
+//!
+//! During a poll round a room gathers frames into one buffer per kind of
+//! member (plain, `wsloop.chat.v1`). A message for one member (a whisper,
+//! an `ack`, a `joined`) first *seals* what the room gathered so far, so it
+//! cannot overtake an earlier broadcast nor be overtaken by a later one:
+//! each member gets its events in the order they happened. At the end of
+//! the round the server hands the sealed pieces out, in that order.
+
+use std::collections::HashMap;
+use std::rc::Rc;
+
+use slab::Slab;
+
+use crate::frame::{self, Opcode};
+
+/// A room keeps at most this much of its round buffers between rounds.
+const ROUND_BUFFER_KEPT: usize = 64 * 1024;
+
+#[derive(Debug)]
+pub struct Member {
+    pub key: usize,
+    pub id: u64,
+    /// Speaks `wsloop.chat.v1`.
+    pub v1: bool,
+    /// Set by a v1 `hello`.
+    pub name: Option<String>,
+    /// `hello`s refused so far (names taken or invalid): bounded, so a
+    /// client cannot make the room search for free names forever.
+    pub refusals: u8,
+}
+
+impl Member {
+    /// The name others see: the chosen one, or `#<id>`.
+    pub fn display(&self) -> String {
+        match &self.name {
+            Some(name) => name.clone(),
+            None => format!("#{}", self.id),
+        }
+    }
+}
+
+#[derive(Debug, Default)]
+pub struct Room {
+    pub name: String,
+    pub members: Vec<Member>,
+    /// Names taken in this room, by comparison key, with the slab key of
+    /// the member holding each: one lookup per `hello` or `whisper`.
+    names: HashMap<String, usize>,
+    /// Frames for plain members, gathered this round.
+    plain_out: Vec<u8>,
+    /// Frames for v1 members, gathered this round.
+    v1_out: Vec<u8>,
+    /// The room's message sequence number (v1 `seq`).
+    seq: u64,
+    /// Members speaking `wsloop.chat.v1` (plain text needs no JSON copy
+    /// when there are none).
+    pub v1_count: usize,
+}
+
+impl Room {
+    pub fn member(&self, key: usize) -> Option<&Member> {
+        self.members.iter().find(|m| m.key == key)
+    }
+
+    pub fn member_mut(&mut self, key: usize) -> Option<&mut Member> {
+        self.members.iter_mut().find(|m| m.key == key)
+    }
+
+    /// Names of everyone present who can be addressed: named v1 members and
+    /// plain members as `#<id>`.
+    pub fn member_names(&self) -> Vec<String> {
+        self.members
+            .iter()
+            .filter(|m| !m.v1 || m.name.is_some())
+            .map(Member::display)
+            .collect()
+    }
+
+    /// A named member (by `name_key`), or a plain one by `#<id>`.
+    pub fn find_by_name(&self, name: &str) -> Option<&Member> {
+        if let Some(id) = name.strip_prefix('#').and_then(|n| n.parse::<u64>().ok()) {
+            return self.members.iter().find(|m| !m.v1 && m.id == id);
+        }
+        let key = *self.names.get(&name_key(name))?;
+        self.member(key)
+    }
+
+    pub fn name_taken(&self, name: &str) -> bool {
+        self.names.contains_key(&name_key(name))
+    }
+
+    /// Gives member `key` its name; false if the name is taken.
+    pub fn claim_name(&mut self, key: usize, name: &str) -> bool {
+        if self.name_taken(name) {
+            return false;
+        }
+        let Some(me) = self.member_mut(key) else {
+            return false;
+        };
+        me.name = Some(name.to_string());
+        self.names.insert(name_key(name), key);
+        true
+    }
+
+    pub fn next_seq(&mut self) -> u64 {
+        self.seq += 1;
+        self.seq
+    }
+
+    pub fn has_plain(&self) -> bool {
+        self.members.len() > self.v1_count
+    }
+}
+
+/// How names are compared: two names with the same key are the same name.
+pub fn name_key(name: &str) -> String {
+    name.to_lowercase()
+}
+
+/// One piece of a round, in the order it was made.
+#[derive(Debug)]
+enum Delivery {
+    /// What a room gathered up to this point, per kind of member.
+    Room {
+        index: usize,
+        plain: Option<Rc<[u8]>>,
+        v1: Option<Rc<[u8]>>,
+    },
+    /// Bytes for one connection.
+    Direct {
+        key: usize,
+        id: u64,
+        bytes: Rc<[u8]>,
+    },
+}
+
+/// A round buffer as one shared allocation (None when empty), emptied for
+/// the next round.
+fn share_round(buf: &mut Vec<u8>) -> Option<Rc<[u8]>> {
+    if buf.is_empty() {
+        return None;
+    }
+    let shared = Rc::from(&buf[..]);
+    buf.clear();
+    // A burst should not keep its memory for the room's life.
+    if buf.capacity() > ROUND_BUFFER_KEPT {
+        *buf = Vec::new();
+    }
+    Some(shared)
+}
+
+/// A text frame, encoded once, to share among the queues it goes to.
+pub fn shared_text(text: &[u8]) -> Rc<[u8]> {
+    let mut buf = Vec::with_capacity(text.len() + 10);
+    frame::encode_frame(&mut buf, Opcode::Text, text);
+    Rc::from(buf)
+}
+
+#[derive(Debug, Default)]
+pub struct Rooms {
+    by_name: HashMap<String, usize>,
+    rooms: Slab<Room>,
+    /// Rooms with something gathered and not yet sealed.
+    gathering: Vec<usize>,
+    /// This round's pieces, in order.
+    round: Vec<Delivery>,
+    /// Bytes queued this round for one connection, by slab key: with the
+    /// connection's own queue, what its backlog will be after the round.
+    direct_bytes: HashMap<usize, usize>,
+}
+
+impl Rooms {
+    pub fn join(&mut self, name: &str, key: usize, id: u64, v1: bool) -> usize {
+        let index = match self.by_name.get(name) {
+            Some(&index) => index,
+            None => {
+                let index = self.rooms.insert(Room {
+                    name: name.to_string(),
+                    ..Room::default()
+                });
+                self.by_name.insert(name.to_string(), index);
+                index
+            }
+        };
+        if let Some(room) = self.rooms.get_mut(index) {
+            room.v1_count += usize::from(v1);
+            room.members.push(Member {
+                key,
+                id,
+                v1,
+                name: None,
+                refusals: 0,
+            });
+        }
+        index
+    }
+
+    /// Member `key` leaves room `index`; named v1 members are told. Safe to
+    /// call twice.
+    pub fn leave(&mut self, index: usize, key: usize) {
+        let Some(room) = self.rooms.get_mut(index) else {
+            return;
+        };
+        let Some(pos) = room.members.iter().position(|m| m.key == key) else {
+            return;
+        };
+        let gone = room.members.swap_remove(pos);
+        room.v1_count -= usize::from(gone.v1);
+        if let Some(name) = &gone.name {
+            room.names.remove(&name_key(name));
+        }
+        if room.members.is_empty() {
+            self.by_name.remove(&room.name);
+            self.rooms.remove(index);
+            // Its gathered bytes have no one left to go to.
+            self.gathering.retain(|&i| i != index);
+            return;
+        }
+        if let Some(name) = gone.name {
+            self.queue_v1(index, &super::v1::left(&name));
+        }
+    }
+
+    /// Is anything gathered and not yet delivered?
+    pub fn has_pending(&self) -> bool {
+        !self.gathering.is_empty() || !self.round.is_empty()
+    }
+
+    pub fn get(&self, index: usize) -> Option<&Room> {
+        self.rooms.get(index)
+    }
+
+    pub fn get_mut(&mut self, index: usize) -> Option<&mut Room> {
+        self.rooms.get_mut(index)
+    }
+
+    pub fn len(&self) -> usize {
+        self.rooms.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.rooms.is_empty()
+    }
+
+    fn start_gathering(&mut self, index: usize) {
+        let Some(room) = self.rooms.get(index) else {
+            return;
+        };
+        if room.plain_out.is_empty() && room.v1_out.is_empty() {
+            self.gathering.push(index);
+        }
+    }
+
+    /// Gathers a frame for every plain member.
+    pub fn queue_plain(&mut self, index: usize, opcode: Opcode, payload: &[u8]) {
+        self.start_gathering(index);
+        if let Some(room) = self.rooms.get_mut(index) {
+            frame::encode_frame(&mut room.plain_out, opcode, payload);
+        }
+    }
+
+    /// Gathers a JSON event for every v1 member.
+    pub fn queue_v1(&mut self, index: usize, event: &str) {
+        self.start_gathering(index);
+        if let Some(room) = self.rooms.get_mut(index) {
+            frame::encode_frame(&mut room.v1_out, Opcode::Text, event.as_bytes());
+        }
+    }
+
+    /// Queues bytes for one member of room `index`, after everything the
+    /// room gathered so far. Returns how many bytes this round holds for
+    /// that member now, so the caller can bound it.
+    pub fn queue_direct(&mut self, index: usize, key: usize, id: u64, bytes: Rc<[u8]>) -> usize {
+        self.seal(index);
+        let total = self.direct_bytes.entry(key).or_default();
+        *total += bytes.len();
+        self.round.push(Delivery::Direct { key, id, bytes });
+        *total
+    }
+
+    /// Ends room `index`'s current gathering: what it holds becomes one
+    /// piece of the round.
+    fn seal(&mut self, index: usize) {
+        let Some(room) = self.rooms.get_mut(index) else {
+            return;
+        };
+        if room.plain_out.is_empty() && room.v1_out.is_empty() {
+            return;
+        }
+        let plain = share_round(&mut room.plain_out);
+        let v1 = share_round(&mut room.v1_out);
+        self.round.push(Delivery::Room { index, plain, v1 });
+        self.gathering.retain(|&i| i != index);
+    }
+
+    /// Hands this round out, in order: each room piece is one shared buffer
+    /// per kind of member, passed to `push` once per member (no copy of the
+    /// bytes, nor of the member list).
+    pub fn deliver_round(&mut self, mut push: impl FnMut(usize, u64, &Rc<[u8]>)) {
+        for index in std::mem::take(&mut self.gathering) {
+            if let Some(room) = self.rooms.get_mut(index) {
+                let plain = share_round(&mut room.plain_out);
+                let v1 = share_round(&mut room.v1_out);
+                self.round.push(Delivery::Room { index, plain, v1 });
+            }
+        }
+        self.direct_bytes.clear();
+        for piece in self.round.drain(..) {
+            match piece {
+                Delivery::Room { index, plain, v1 } => {
+                    let Some(room) = self.rooms.get(index) else {
+                        continue;
+                    };
+                    for m in &room.members {
+                        if let Some(bytes) = if m.v1 { &v1 } else { &plain } {
+                            push(m.key, m.id, bytes);
+                        }
+                    }
+                }
+                Delivery::Direct { key, id, bytes } => push(key, id, &bytes),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rooms_gather_one_shared_buffer_per_round() {
+        let mut rooms = Rooms::default();
+        let lobby = rooms.join("lobby", 1, 11, false);
+        assert_eq!(rooms.join("lobby", 2, 12, false), lobby);
+        let other = rooms.join("other", 3, 13, false);
+        assert_ne!(lobby, other);
+        rooms.queue_plain(lobby, Opcode::Text, b"one");
+        rooms.queue_plain(lobby, Opcode::Text, b"two");
+        let mut got = Vec::new();
+        rooms.deliver_round(|key, _, bytes| got.push((key, bytes.clone())));
+        assert_eq!(got.len(), 2, "one delivery per lobby member");
+        assert_eq!(&got[0].1[..], b"\x81\x03one\x81\x03two");
+        assert!(Rc::ptr_eq(&got[0].1, &got[1].1), "one shared buffer");
+        let mut again = 0;
+        rooms.deliver_round(|_, _, _| again += 1);
+        assert_eq!(again, 0);
+        rooms.leave(other, 3);
+        assert!(rooms.get(other).is_none());
+    }
+
+    #[test]
+    fn a_direct_message_keeps_its_place_between_broadcasts() {
+        let mut rooms = Rooms::default();
+        let lobby = rooms.join("lobby", 1, 11, false);
+        rooms.join("lobby", 2, 12, false);
+        rooms.queue_plain(lobby, Opcode::Text, b"before");
+        rooms.queue_direct(lobby, 2, 12, shared_text(b"direct"));
+        rooms.queue_plain(lobby, Opcode::Text, b"after");
+        let mut to_two = Vec::new();
+        rooms.deliver_round(|key, _, bytes| {
+            if key == 2 {
+                to_two.extend_from_slice(bytes);
+            }
+        });
+        assert_eq!(to_two, b"\x81\x06before\x81\x06direct\x81\x05after");
+    }
+
+    #[test]
+    fn names_are_claimed_once_and_freed_on_leave() {
+        let mut rooms = Rooms::default();
+        let lobby = rooms.join("lobby", 1, 11, true);
+        rooms.join("lobby", 2, 12, true);
+        let room = rooms.get_mut(lobby).unwrap();
+        assert!(room.claim_name(1, "alice"));
+        assert!(!room.claim_name(2, "alice"));
+        assert!(!room.claim_name(2, "ALICE"), "compared case-folded");
+        assert_eq!(room.find_by_name("Alice").map(|m| m.key), Some(1));
+        rooms.leave(lobby, 1);
+        assert!(rooms.get_mut(lobby).unwrap().claim_name(2, "alice"));
+    }
+}
