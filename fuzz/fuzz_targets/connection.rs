@@ -39,7 +39,7 @@ fuzz_target!(|data: &[u8]| {
         ..Config::default()
     };
     let mut timers = Timers::default();
-    let mut state = State::new(Clock::local());
+    let mut state = State::new(Clock::local(), None);
     let mut route = Route::None;
     let now = Instant::now();
     let mut conn = Connection::new(1, "127.0.0.1:1".parse().unwrap(), 0);

@@ -63,6 +63,12 @@ pub struct Connection {
     pub phase: Phase,
     /// The route asked for every frame as it arrives (`/inspect`).
     report_frames: bool,
+    /// The route asked to close (code, reason): carried out by the server
+    /// at the end of the round, after what the round holds for this client
+    /// (an error event that explains the close comes before it). Messages
+    /// that arrive meanwhile are not processed. Boxed: rare, and an idle
+    /// connection pays 8 bytes for it, not 32.
+    close_request: Option<Box<(u16, String)>>,
     /// Parse state carried between reads; boxed and created only when a
     /// read ends inside a frame, so an idle connection carries none.
     reader: Option<Box<FrameReader>>,
@@ -93,6 +99,7 @@ impl Connection {
             peer: PeerAddr::from(peer),
             phase: Phase::Handshaking,
             report_frames: false,
+            close_request: None,
             reader: None,
             head: Vec::new(),
             out: OutQueue::default(),
@@ -175,8 +182,9 @@ impl Connection {
                 }
             }
             Event::Message { opcode, payload } => {
-                // §7.1.2: after sending a close, data is no longer processed.
-                if self.phase == Phase::Open {
+                // §7.1.2: after sending a close, data is no longer processed
+                // (nor once the route asked to close).
+                if self.phase == Phase::Open && self.close_request.is_none() {
                     self.dispatch(key, AppEvent::Message { opcode, payload }, env, app);
                 }
             }
@@ -223,6 +231,19 @@ impl Connection {
     /// Hands an event to the app with a handle on this connection, then
     /// carries out the close it asked for, if any.
     pub fn dispatch(&mut self, key: usize, event: AppEvent<'_>, env: &mut Env, app: &mut impl App) {
+        self.act(key, env, app, |app, handle| app.on_event(handle, event));
+    }
+
+    /// Runs `f` with a handle on this connection — for news that is not a
+    /// protocol event (a file the upload worker saved) — then carries out
+    /// the close it asked for, if any.
+    pub fn act<A: App>(
+        &mut self,
+        key: usize,
+        env: &mut Env,
+        app: &mut A,
+        f: impl FnOnce(&mut A, &mut Handle<'_>),
+    ) {
         let mut handle = Handle {
             key,
             id: self.id,
@@ -234,8 +255,25 @@ impl Connection {
             close: None,
             open: self.phase == Phase::Open,
         };
-        app.on_event(&mut handle, event);
-        if let Some((code, reason)) = handle.close.take() {
+        f(app, &mut handle);
+        if let Some(close) = handle.close.take()
+            && self.close_request.is_none()
+            && self.phase == Phase::Open
+        {
+            self.close_request = Some(Box::new(close));
+        }
+    }
+
+    /// Did a route ask to close? (The server then calls
+    /// [`Connection::carry_out_close`] once the round is delivered.)
+    pub fn wants_close(&self) -> bool {
+        self.close_request.is_some()
+    }
+
+    /// Starts the close a route asked for.
+    pub fn carry_out_close(&mut self, key: usize, env: &mut Env, app: &mut impl App) {
+        if let Some(close) = self.close_request.take() {
+            let (code, reason) = *close;
             self.start_close(key, code, &reason, env, app);
         }
     }

@@ -21,6 +21,7 @@ use crate::app::{App, AppEvent, Handle};
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::error::HandshakeError;
+use crate::upload_worker::UploadWorker;
 
 /// What the routes keep between events: the rooms, the console's lines.
 pub struct State {
@@ -32,16 +33,19 @@ pub struct State {
     /// The client who spoke last to the operator.
     pub last_speaker: Option<u64>,
     pub clock: Clock,
+    /// Where `/upload` hands files (None: uploads are refused).
+    pub uploads: Option<UploadWorker>,
 }
 
 impl State {
-    pub fn new(clock: Clock) -> State {
+    pub fn new(clock: Clock, uploads: Option<UploadWorker>) -> State {
         State {
             rooms: chat::Rooms::default(),
             console: Vec::new(),
             rng: Rng::from_time(),
             last_speaker: None,
             clock,
+            uploads,
         }
     }
 }
@@ -55,6 +59,7 @@ pub struct Ctx<'a> {
     pub rng: &'a mut Rng,
     pub last_speaker: &'a mut Option<u64>,
     pub clock: Clock,
+    pub uploads: Option<&'a UploadWorker>,
 }
 
 /// The routes as the connection's [`App`]: built by the server for one
@@ -75,6 +80,7 @@ impl Router<'_> {
             rng: &mut self.state.rng,
             last_speaker: &mut self.state.last_speaker,
             clock: self.state.clock,
+            uploads: self.state.uploads.as_ref(),
         }
     }
 }
@@ -133,7 +139,7 @@ impl App for Router<'_> {
                 inspect::on_frame(conn, header, payload)
             }
             (AppEvent::Timer, Route::Guest) => guest::on_timer(conn, &mut ctx),
-            (AppEvent::Closed { .. }, route) => on_gone(route, conn.key(), self.state),
+            (AppEvent::Closed { .. }, route) => on_gone(route, conn.key(), conn.id(), self.state),
             _ => {}
         }
     }
@@ -141,9 +147,16 @@ impl App for Router<'_> {
 
 /// The connection stopped taking part: it is closing (it leaves its room at
 /// once, so it no longer counts as a member) or gone. Safe to call twice.
-pub fn on_gone(route: Route, key: usize, state: &mut State) {
-    if let Route::Chat { room, .. } = route {
-        state.rooms.leave(room as usize, key);
+pub fn on_gone(route: Route, key: usize, id: u64, state: &mut State) {
+    match route {
+        Route::Chat { room, .. } => state.rooms.leave(room as usize, key),
+        // Its counter and quota on the worker are no longer needed.
+        Route::Upload => {
+            if let Some(worker) = &state.uploads {
+                worker.forget(id);
+            }
+        }
+        _ => {}
     }
 }
 

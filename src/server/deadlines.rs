@@ -60,6 +60,9 @@ impl Server {
             }
             (TimerKind::Route, Phase::Open) => {
                 conn.dispatch(key, AppEvent::Timer, &mut env, &mut router);
+                if conn.wants_close() {
+                    self.closing.push(key);
+                }
             }
             _ => return,
         }

@@ -35,10 +35,13 @@ use crate::operator::{self, Input};
 use crate::outqueue::Flushed;
 use crate::routes::{self, Route, Router, State};
 use crate::timers::{TimerKind, Timers};
+use crate::upload_worker::UploadWorker;
 
 const LISTENER: Token = Token(usize::MAX - 1);
 const SIGNALS: Token = Token(usize::MAX - 2);
-const CONSOLE: Token = Token(usize::MAX - 3);
+/// The one waker (mio allows one per Poll): the stdin reader and the upload
+/// worker both use it.
+const WAKER: Token = Token(usize::MAX - 3);
 
 /// One read buffer for the whole loop: connections keep only the leftover
 /// of a partial frame, never a buffer of their own.
@@ -104,10 +107,12 @@ pub struct Server {
     dirty: Vec<usize>,
     /// Connections whose read budget ran out while data was left.
     pending_reads: Vec<usize>,
+    /// Connections whose route asked to close, closed after this round.
+    closing: Vec<usize>,
     next_id: u64,
     signals: Signals,
     console: Option<Receiver<Input>>,
-    _waker: Option<Arc<Waker>>,
+    _waker: Arc<Waker>,
     accepting: bool,
     started: Instant,
     /// Set when a shutdown began: stop once every client is gone.
@@ -125,15 +130,14 @@ impl Server {
         let mut signals = Signals::new([SIGINT, SIGTERM])?;
         poll.registry()
             .register(&mut signals, SIGNALS, Interest::READABLE)?;
-        let (console, waker) = if config.operator {
-            let waker = Arc::new(Waker::new(poll.registry(), CONSOLE)?);
-            (
-                Some(operator::spawn_stdin_reader(waker.clone())?),
-                Some(waker),
-            )
+        let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
+        let console = if config.operator {
+            Some(operator::spawn_stdin_reader(waker.clone())?)
         } else {
-            (None, None)
+            None
         };
+        let uploads =
+            UploadWorker::spawn(config.uploads.clone(), config.upload_limits, waker.clone())?;
         // Room for every allowed connection up front: untouched pages cost
         // no memory, and the table is never copied while it grows.
         let capacity = config.max_connections + REFUSAL_SLOTS;
@@ -145,11 +149,12 @@ impl Server {
                 config,
                 timers: Timers::with_capacity(capacity),
                 now: Instant::now(),
-                routes: State::new(Clock::local()),
+                routes: State::new(Clock::local(), Some(uploads)),
             },
             scratch: vec![0; SCRATCH_LEN],
             dirty: Vec::new(),
             pending_reads: Vec::new(),
+            closing: Vec::new(),
             next_id: 1,
             signals,
             console,
@@ -173,7 +178,9 @@ impl Server {
             // before it.
             // Work left from the last round (a read budget spent, room
             // events raised while flushing): do not sleep.
-            let idle = self.pending_reads.is_empty() && !self.shared.routes.rooms.has_pending();
+            let idle = self.pending_reads.is_empty()
+                && self.closing.is_empty()
+                && !self.shared.routes.rooms.has_pending();
             let timeout = if idle {
                 self.shared.timers.poll_timeout(self.shared.now)
             } else {
@@ -193,7 +200,10 @@ impl Server {
                 match event.token() {
                     LISTENER => self.accept(),
                     SIGNALS => self.on_signals(),
-                    CONSOLE => self.on_console(),
+                    WAKER => {
+                        self.on_console();
+                        self.on_uploads();
+                    }
                     Token(key) => {
                         let hangup = event.is_read_closed() || event.is_error();
                         if event.is_readable() || hangup {
@@ -315,6 +325,9 @@ impl Server {
                     let (mut env, mut router) = self.shared.split(&mut client.route);
                     let data = &mut self.scratch[..n];
                     client.conn.on_bytes(key, data, &mut env, &mut router);
+                    if client.conn.wants_close() {
+                        self.closing.push(key);
+                    }
                     // A close reply to our close leaves nothing queued but
                     // still needs a flush: that is where our FIN goes out.
                     let finishing =
@@ -339,6 +352,32 @@ impl Server {
             }
         }
         self.pending_reads.push(key);
+    }
+
+    /// Files the upload worker finished: each answer goes to its
+    /// connection, if it is still the one that sent the file and still open.
+    fn on_uploads(&mut self) {
+        let Some(worker) = &self.shared.routes.uploads else {
+            return;
+        };
+        let done: Vec<_> = worker.results().collect();
+        for done in done {
+            let key = done.key;
+            let Some(client) = self.clients.get_mut(key) else {
+                continue;
+            };
+            if client.conn.id != done.conn_id || client.conn.phase != Phase::Open {
+                continue;
+            }
+            let (mut env, mut router) = self.shared.split(&mut client.route);
+            client.conn.act(key, &mut env, &mut router, |_, h| {
+                routes::upload::on_done(h, done)
+            });
+            if client.conn.wants_close() {
+                self.closing.push(key);
+            }
+            self.mark_dirty(key);
+        }
     }
 
     fn mark_dirty(&mut self, key: usize) {
@@ -371,6 +410,15 @@ impl Server {
                 );
             }
             self.remove(key);
+        }
+        // Closes routes asked for go out after what the round held for the
+        // same clients (the error event that explains a close comes first).
+        for key in std::mem::take(&mut self.closing) {
+            if let Some(client) = self.clients.get_mut(key) {
+                let (mut env, mut router) = self.shared.split(&mut client.route);
+                client.conn.carry_out_close(key, &mut env, &mut router);
+                mark_dirty(client, &mut self.dirty, key);
+            }
         }
         // Console lines go to the output writer thread: queued, never a
         // blocking write on the loop.
@@ -462,7 +510,7 @@ impl Server {
                 close_code::meaning(code)
             );
             // Gone without a closing handshake: the routes learn it here.
-            routes::on_gone(client.route, key, &mut self.shared.routes);
+            routes::on_gone(client.route, key, conn.id, &mut self.shared.routes);
         }
         if self.shared.routes.last_speaker == Some(conn.id) {
             self.shared.routes.last_speaker = None;
@@ -486,7 +534,9 @@ fn push_to(
         && client.conn.phase == Phase::Open
     {
         if client.conn.out.len() + bytes.len() > limit {
-            return false;
+            // A client already being closed for its backlog just misses
+            // the rest: its close frame still goes out.
+            return client.conn.wants_close();
         }
         client.conn.out.push_shared(bytes.clone());
         mark_dirty(client, dirty, key);
