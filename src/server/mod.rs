@@ -12,10 +12,12 @@
 
 mod console;
 mod deadlines;
+mod delivery;
+
+use delivery::mark_dirty;
 
 use std::io::{self, Read};
-use std::net::{Shutdown, SocketAddr};
-use std::rc::Rc;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::mpsc::Receiver;
 use std::time::{Duration, Instant};
@@ -32,7 +34,6 @@ use crate::config::Config;
 use crate::connection::{Connection, Env, Phase};
 use crate::error::{HandshakeError, close_code};
 use crate::operator::{self, Input};
-use crate::outqueue::Flushed;
 use crate::routes::{self, Route, Router, State};
 use crate::timers::{TimerKind, Timers};
 use crate::upload_worker::UploadWorker;
@@ -354,143 +355,9 @@ impl Server {
         self.pending_reads.push(key);
     }
 
-    /// Files the upload worker finished: each answer goes to its
-    /// connection, if it is still the one that sent the file and still open.
-    fn on_uploads(&mut self) {
-        let Some(worker) = &self.shared.routes.uploads else {
-            return;
-        };
-        let done: Vec<_> = worker.results().collect();
-        for done in done {
-            let key = done.key;
-            let Some(client) = self.clients.get_mut(key) else {
-                continue;
-            };
-            if client.conn.id != done.conn_id || client.conn.phase != Phase::Open {
-                continue;
-            }
-            let (mut env, mut router) = self.shared.split(&mut client.route);
-            client.conn.act(key, &mut env, &mut router, |_, h| {
-                routes::upload::on_done(h, done)
-            });
-            if client.conn.wants_close() {
-                self.closing.push(key);
-            }
-            self.mark_dirty(key);
-        }
-    }
-
     fn mark_dirty(&mut self, key: usize) {
         if let Some(client) = self.clients.get_mut(key) {
             mark_dirty(client, &mut self.dirty, key);
-        }
-    }
-
-    /// Hands this round's broadcasts and direct messages to their queues.
-    fn deliver(&mut self) {
-        let (clients, dirty) = (&mut self.clients, &mut self.dirty);
-        let limit = self.shared.config.backlog_limit();
-        let mut over = Vec::new();
-        self.shared.routes.rooms.deliver_round(|key, id, bytes| {
-            if !push_to(clients, dirty, key, id, bytes, limit) {
-                over.push(key);
-            }
-        });
-        // Sized from the encoded bytes before they are queued: a member
-        // whose queue cannot take this round's events is not reading, and
-        // is dropped as a flush over the limit would drop it (a close frame
-        // behind a full queue would never be read).
-        for key in over {
-            if let Some(client) = self.clients.get(key) {
-                warn!(
-                    "#{} dropped: {} bytes queued, and the next broadcast would pass the backlog limit {} (client not reading)",
-                    client.conn.id,
-                    client.conn.out.len(),
-                    limit
-                );
-            }
-            self.remove(key);
-        }
-        // Closes routes asked for go out after what the round held for the
-        // same clients (the error event that explains a close comes first).
-        for key in std::mem::take(&mut self.closing) {
-            if let Some(client) = self.clients.get_mut(key) {
-                let (mut env, mut router) = self.shared.split(&mut client.route);
-                client.conn.carry_out_close(key, &mut env, &mut router);
-                mark_dirty(client, &mut self.dirty, key);
-            }
-        }
-        // Console lines go to the output writer thread: queued, never a
-        // blocking write on the loop.
-        for line in self.shared.routes.console.drain(..) {
-            crate::output::console_line(line);
-        }
-    }
-
-    fn flush_dirty(&mut self) {
-        let mut dirty = std::mem::take(&mut self.dirty);
-        for key in dirty.drain(..) {
-            self.flush(key);
-        }
-        // Keep the list's memory for the next turn.
-        if self.dirty.is_empty() {
-            self.dirty = dirty;
-        }
-    }
-
-    fn flush(&mut self, key: usize) {
-        let Some(client) = self.clients.get_mut(key) else {
-            return;
-        };
-        client.conn.dirty = false;
-        match client.conn.out.write_to(&mut client.socket) {
-            Ok(Flushed::All) => {
-                // The first flush is the handshake reply: a connection that
-                // never gets more keeps no queue memory while idle.
-                client.conn.flushes = client.conn.flushes.saturating_add(1);
-                if client.conn.flushes < 2 {
-                    client.conn.out.release();
-                }
-                if client.wants_writable {
-                    client.wants_writable = false;
-                    let _ = self.poll.registry().reregister(
-                        &mut client.socket,
-                        Token(key),
-                        Interest::READABLE,
-                    );
-                }
-                if client.conn.phase == Phase::Finishing && !client.conn.write_shut {
-                    // §7.1.1: the server closes the TCP connection first;
-                    // shutting down the write side sends our FIN after the
-                    // last frame, then we read until the peer's FIN.
-                    client.conn.write_shut = true;
-                    let _ = client.socket.shutdown(Shutdown::Write);
-                }
-                if client.read_paused {
-                    client.read_paused = false;
-                    self.pending_reads.push(key);
-                }
-            }
-            Ok(Flushed::WouldBlock) => {
-                let backlog = client.conn.out.len();
-                let limit = self.shared.config.backlog_limit();
-                if backlog > limit {
-                    warn!(
-                        "#{} dropped: {} bytes queued, over the backlog limit {} (client not reading)",
-                        client.conn.id, backlog, limit
-                    );
-                    return self.remove(key);
-                }
-                if !client.wants_writable {
-                    client.wants_writable = true;
-                    let _ = self.poll.registry().reregister(
-                        &mut client.socket,
-                        Token(key),
-                        Interest::READABLE | Interest::WRITABLE,
-                    );
-                }
-            }
-            Err(_) => self.remove(key),
         }
     }
 
@@ -515,39 +382,5 @@ impl Server {
         if self.shared.routes.last_speaker == Some(conn.id) {
             self.shared.routes.last_speaker = None;
         }
-    }
-}
-
-/// Queues shared bytes for connection `key`, if it is still the connection
-/// `id` meant and still open; marks it for this round's flush. False when
-/// the bytes would take its backlog past `limit` (they are not queued).
-fn push_to(
-    clients: &mut Slab<Client>,
-    dirty: &mut Vec<usize>,
-    key: usize,
-    id: u64,
-    bytes: &Rc<[u8]>,
-    limit: usize,
-) -> bool {
-    if let Some(client) = clients.get_mut(key)
-        && client.conn.id == id
-        && client.conn.phase == Phase::Open
-    {
-        if client.conn.out.len() + bytes.len() > limit {
-            // A client already being closed for its backlog just misses
-            // the rest: its close frame still goes out.
-            return client.conn.wants_close();
-        }
-        client.conn.out.push_shared(bytes.clone());
-        mark_dirty(client, dirty, key);
-    }
-    true
-}
-
-/// Puts a connection on this round's flush list, once.
-fn mark_dirty(client: &mut Client, dirty: &mut Vec<usize>, key: usize) {
-    if !client.conn.dirty {
-        client.conn.dirty = true;
-        dirty.push(key);
     }
 }
