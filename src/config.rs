@@ -36,7 +36,18 @@ pub struct Config {
     pub output_buffer: usize,
     /// `/upload` quotas and the worker's queue (`upload_worker`).
     pub upload_limits: crate::upload_worker::Limits,
+    /// The server's whole budget for partial messages and outbound queues,
+    /// across all connections; a connection whose partial message would
+    /// pass it is closed with 1013.
+    pub max_memory: usize,
+    /// A message in progress must gain at least [`MIN_PROGRESS`] bytes per
+    /// this much time (or be done), else close 1008: a trickle cannot hold
+    /// a buffer forever.
+    pub message_timeout: Duration,
 }
+
+/// The least a message in progress must grow by per --message-timeout.
+pub const MIN_PROGRESS: usize = 16 * 1024;
 
 impl Default for Config {
     fn default() -> Config {
@@ -55,6 +66,8 @@ impl Default for Config {
             allow_origins: Vec::new(),
             output_buffer: crate::output::DEFAULT_CAPACITY,
             upload_limits: crate::upload_worker::Limits::default(),
+            max_memory: 512 << 20,
+            message_timeout: Duration::from_secs(30),
         }
     }
 }
@@ -104,7 +117,15 @@ usage: wsloop [options]
                             1073741824 = 1 GiB)
   --upload-queue BYTES      uploads waiting for the disk (plus 256 B each); past it:
                             close 1013, try again later (default 67108864 = 64 MiB)
+  --max-memory BYTES        partial messages and outbound queues of all clients
+                            together; a client whose partial message would pass it
+                            is closed with 1013, try again later (default 536870912
+                            = 512 MiB; broadcast bytes count once per queue)
+  --message-timeout SECS    a message in progress must grow by 16 KiB per this time
+                            or be done, else close 1008 (default 30)
   -h, --help                this text
+
+Sizes take a unit: 64KiB, 16MiB, 1GiB (also K, M, G; all binary).
 
 Logging: RUST_LOG=info (default), debug (handshakes), trace (every frame).
 ";
@@ -142,7 +163,7 @@ pub fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Command, Str
             }
             "--port" => config.port = number(&flag, &value()?)?,
             "--max-message" => {
-                config.max_message = number(&flag, &value()?)?;
+                config.max_message = bytes(&flag, &value()?)?;
                 if config.max_message == 0 {
                     return Err("--max-message must be at least 1".into());
                 }
@@ -158,23 +179,25 @@ pub fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Command, Str
                     return Err("--max-connections must be 1 to 10000000".into());
                 }
             }
-            "--max-backlog" => config.max_backlog = number(&flag, &value()?)?,
+            "--max-backlog" => config.max_backlog = bytes(&flag, &value()?)?,
+            "--max-memory" => config.max_memory = bytes(&flag, &value()?)?,
+            "--message-timeout" => config.message_timeout = seconds(&flag, &value()?)?,
             "--allow-origin" => config.allow_origins.push(value()?),
             "--upload-files" => {
                 config.upload_limits.files_per_connection = number(&flag, &value()?)?
             }
             "--upload-bytes" => {
-                config.upload_limits.bytes_per_connection = number(&flag, &value()?)?
+                config.upload_limits.bytes_per_connection = bytes(&flag, &value()?)?
             }
-            "--uploads-max" => config.upload_limits.total_bytes = number(&flag, &value()?)?,
+            "--uploads-max" => config.upload_limits.total_bytes = bytes(&flag, &value()?)?,
             "--upload-queue" => {
-                config.upload_limits.queue_bytes = number(&flag, &value()?)?;
+                config.upload_limits.queue_bytes = bytes(&flag, &value()?)?;
                 if config.upload_limits.queue_bytes < crate::upload_worker::JOB_OVERHEAD {
                     return Err("--upload-queue must be at least 256".into());
                 }
             }
             "--output-buffer" => {
-                config.output_buffer = number(&flag, &value()?)?;
+                config.output_buffer = bytes(&flag, &value()?)?;
                 if config.output_buffer < 4096 {
                     return Err("--output-buffer must be at least 4096".into());
                 }
@@ -183,6 +206,26 @@ pub fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Command, Str
         }
     }
     Ok(Command::Run(Box::new(config)))
+}
+
+/// A size in bytes, with an optional binary unit: `65536`, `64KiB`, `16M`.
+fn bytes<T: TryFrom<u64>>(flag: &str, v: &str) -> Result<T, String> {
+    let bad = || format!("{flag}: not a size: {v} (say 65536, 64KiB or 16MiB)");
+    let units = [
+        ("GiB", 30),
+        ("MiB", 20),
+        ("KiB", 10),
+        ("G", 30),
+        ("M", 20),
+        ("K", 10),
+    ];
+    let (num, shift) = units
+        .iter()
+        .find_map(|(unit, shift)| v.strip_suffix(unit).map(|n| (n, *shift)))
+        .unwrap_or((v, 0));
+    let n: u64 = number(flag, num).map_err(|_| bad())?;
+    let n = n.checked_mul(1 << shift).ok_or_else(bad)?;
+    T::try_from(n).map_err(|_| bad())
 }
 
 fn number<T: std::str::FromStr>(flag: &str, v: &str) -> Result<T, String> {
@@ -273,6 +316,23 @@ mod tests {
             (3, 1000, 5000, 4096)
         );
         assert_eq!(c.output_buffer, 65536);
+    }
+
+    #[test]
+    fn sizes_take_binary_units() {
+        let c = parse(&[
+            "--max-memory",
+            "256MiB",
+            "--max-message=64KiB",
+            "--max-backlog",
+            "1G",
+        ])
+        .unwrap();
+        assert_eq!(c.max_memory, 256 << 20);
+        assert_eq!(c.max_message, 64 << 10);
+        assert_eq!(c.max_backlog, 1 << 30);
+        assert!(parse(&["--max-memory", "12XB"]).is_err());
+        assert!(parse(&["--max-memory", "99999999999GiB"]).is_err());
     }
 
     #[test]

@@ -82,6 +82,11 @@ pub enum ProtocolError {
     /// §10.4 in spirit: the client asks for more replies than it reads;
     /// the queued bytes passed the backlog limit (policy, 1008).
     OutputBacklog(usize),
+    /// The server's --max-memory would be passed by this partial message:
+    /// nothing is wrong with it, but not now (1013).
+    ServerMemory(usize),
+    /// A message in progress stopped growing (--message-timeout; 1008).
+    MessageStalled,
 }
 
 impl ProtocolError {
@@ -90,7 +95,10 @@ impl ProtocolError {
         match self {
             ProtocolError::InvalidUtf8 => close_code::INVALID_PAYLOAD,
             ProtocolError::MessageTooBig { .. } => close_code::MESSAGE_TOO_BIG,
-            ProtocolError::OutputBacklog(_) => close_code::POLICY_VIOLATION,
+            ProtocolError::OutputBacklog(_) | ProtocolError::MessageStalled => {
+                close_code::POLICY_VIOLATION
+            }
+            ProtocolError::ServerMemory(_) => close_code::TRY_AGAIN_LATER,
             _ => close_code::PROTOCOL_ERROR,
         }
     }
@@ -124,6 +132,10 @@ impl fmt::Display for ProtocolError {
             ProtocolError::OutputBacklog(n) => {
                 write!(f, "{n} bytes of replies queued: over the backlog limit")
             }
+            ProtocolError::ServerMemory(n) => {
+                write!(f, "server memory limit: {n} bytes held for this client")
+            }
+            ProtocolError::MessageStalled => write!(f, "message in progress stopped growing"),
         }
     }
 }

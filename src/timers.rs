@@ -23,6 +23,8 @@ pub enum TimerKind {
     Linger,
     /// Has an open connection been silent since the last check?
     Idle,
+    /// Has the message in progress grown since the last check?
+    Progress,
     /// A route's own timer (the next `/guest` push): delivered to the
     /// route as `AppEvent::Timer`.
     Route,

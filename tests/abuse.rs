@@ -225,3 +225,71 @@ fn s5_5_2_a_ping_after_the_servers_close_still_gets_its_pong() {
     );
     assert!(server.wait_exit().success());
 }
+
+#[test]
+fn partial_messages_stay_within_max_memory_and_others_keep_chatting() {
+    const MIB: usize = 1 << 20;
+    let server = Server::start(&["--max-memory", "256MiB"]);
+    let rss_start = server.rss_kib();
+    let mut echo = raw_ws(&server, "/echo");
+    // 48 clients, each one byte short of a 16 MiB message (issue 13 item 4:
+    // 770 MiB before). The ones past the budget get 1013.
+    let mut holders = Vec::new();
+    let full = client_frame(0x82, &vec![b'x'; 16 * MIB]);
+    for _ in 0..48 {
+        let mut s = raw_ws(&server, "/echo");
+        // The header and all but the last payload byte.
+        let _ = s.write_all(&full[..full.len() - 1]);
+        holders.push(s);
+        assert!(worst_echo(&mut echo, 3) < Duration::from_millis(200));
+    }
+    let rss = server.rss_kib();
+    eprintln!("48 partial 16 MiB messages: VmRSS {rss_start} KiB at start, {rss} KiB after");
+    // 256 MiB of budget plus a fixed overhead: one 64 KiB read buffer, the
+    // binary and its heap, and the growth slack of the last buffer (≤ 32 MiB).
+    assert!(rss < (256 + 48) * 1024, "VmRSS {rss} KiB");
+    // Some were refused with 1013, and the server still serves.
+    let mut refused = 0;
+    for s in &mut holders {
+        s.set_read_timeout(Some(Duration::from_millis(200)))
+            .unwrap();
+        let mut b = [0u8; 2];
+        if s.read_exact(&mut b).is_ok() && b[0] == 0x88 {
+            let mut rest = vec![0u8; usize::from(b[1] & 0x7F)];
+            s.read_exact(&mut rest).unwrap();
+            assert_eq!(u16::from_be_bytes([rest[0], rest[1]]), 1013);
+            refused += 1;
+        }
+    }
+    assert!(refused >= 48 - 16, "only {refused} refused");
+    assert!(worst_echo(&mut echo, 20) < Duration::from_millis(50));
+}
+
+#[test]
+fn a_message_that_stops_growing_is_dropped_at_the_message_timeout() {
+    let server = Server::start(&["--message-timeout", "1"]);
+    let mut s = raw_ws(&server, "/echo");
+    let full = client_frame(0x82, &vec![0u8; 1 << 20]);
+    s.write_all(&full[..1000]).unwrap();
+    let started = Instant::now();
+    // A byte now and then: alive, but no real progress.
+    let mut sent = 1000;
+    let closed = loop {
+        std::thread::sleep(Duration::from_millis(100));
+        if s.write_all(&full[sent..sent + 1]).is_err() {
+            break None;
+        }
+        sent += 1;
+        s.set_read_timeout(Some(Duration::from_millis(10))).unwrap();
+        let mut b = [0u8; 4];
+        match s.read(&mut b) {
+            Ok(n) if n >= 4 && b[0] == 0x88 => break Some(u16::from_be_bytes([b[2], b[3]])),
+            Ok(0) => break None,
+            _ => {}
+        }
+        assert!(started.elapsed() < Duration::from_secs(5), "still open");
+    };
+    assert_eq!(closed, Some(1008));
+    assert!(started.elapsed() >= Duration::from_millis(900));
+    assert_still_serving(&server);
+}

@@ -22,18 +22,24 @@ use std::time::Instant;
 use log::{debug, info, trace};
 
 use crate::app::{self, App, AppEvent, Handle, PeerAddr};
-use crate::config::Config;
+use crate::config::{Config, MIN_PROGRESS};
 use crate::error::{ProtocolError, close_code};
 use crate::frame::{self, Opcode};
 use crate::message::{Event, Flow, FrameReader};
 use crate::outqueue::OutQueue;
 use crate::timers::{TimerKind, Timers};
 
+/// A partial message up to this size is never refused for --max-memory.
+const SMALL_PARTIAL: usize = 64 * 1024;
+
 /// What the protocol needs from the loop: limits, the time, deadlines.
 pub struct Env<'a> {
     pub config: &'a Config,
     pub now: Instant,
     pub timers: &'a mut Timers,
+    /// How many bytes this connection may hold (partial message and queue)
+    /// without passing --max-memory, given what all others hold.
+    pub memory_room: usize,
 }
 
 /// Where a connection is in its life (§4, §7).
@@ -90,6 +96,9 @@ pub struct Connection {
     /// Flushes since the last idle check (saturating): a connection that
     /// flushed more than once is busy and keeps its queue's memory.
     pub flushes: u8,
+    /// Bytes read since the last progress check while a message was in
+    /// progress (saturating).
+    partial_progress: u32,
 }
 
 impl Connection {
@@ -110,6 +119,7 @@ impl Connection {
             close_code: None,
             dirty: false,
             flushes: 0,
+            partial_progress: 0,
         }
     }
 
@@ -130,6 +140,7 @@ impl Connection {
         env: &mut Env,
         app: &mut impl App,
     ) {
+        let was_partial = self.reader.is_some();
         let mut boxed = self.reader.take();
         let mut local = FrameReader::default();
         let reader = match boxed.as_deref_mut() {
@@ -151,8 +162,53 @@ impl Connection {
             None => Some(Box::new(local)),
         };
         if let Err(e) = result {
-            self.fail(key, &e, env, app);
+            return self.fail(key, &e, env, app);
         }
+        if self.reader.is_some() {
+            if !was_partial {
+                // A message is in progress now: its first progress check.
+                self.partial_progress = 0;
+                let at = env.now + env.config.message_timeout;
+                env.timers.schedule(at, TimerKind::Progress, key, self.id);
+            }
+            let read = u32::try_from(data.len()).unwrap_or(u32::MAX);
+            self.partial_progress = self.partial_progress.saturating_add(read);
+        }
+        // --max-memory: the whole server's budget. Closing (1013) rather
+        // than pausing: a paused client still holds its partial message, and
+        // clients that all wait for memory the others hold would wait
+        // forever; closed, the memory is free at once for everyone else.
+        // Only a large partial message is refused: small ones (under
+        // SMALL_PARTIAL, a read's worth) always pass, so a busy server
+        // never refuses ordinary chat.
+        let partial = self.reader.as_deref().map_or(0, FrameReader::buffered);
+        let held = self.memory();
+        if partial > SMALL_PARTIAL && self.phase.reads_frames() && held > env.memory_room {
+            self.fail(key, &ProtocolError::ServerMemory(held), env, app);
+        }
+    }
+
+    /// Bytes this connection holds: its partial frame or message, and its
+    /// outbound queue.
+    pub fn memory(&self) -> usize {
+        let partial = self.reader.as_deref().map_or(0, FrameReader::buffered);
+        partial + self.out.len()
+    }
+
+    /// Every --message-timeout while a message is in progress: it must have
+    /// grown by [`MIN_PROGRESS`] since the last check, or it is dropped
+    /// (1008) — a trickle of a byte per idle period would otherwise hold up
+    /// to --max-message forever.
+    pub fn on_progress_check(&mut self, key: usize, env: &mut Env, app: &mut impl App) {
+        if self.reader.is_none() || !self.phase.reads_frames() {
+            return;
+        }
+        if (self.partial_progress as usize) < MIN_PROGRESS {
+            return self.fail(key, &ProtocolError::MessageStalled, env, app);
+        }
+        self.partial_progress = 0;
+        let at = env.now + env.config.message_timeout;
+        env.timers.schedule(at, TimerKind::Progress, key, self.id);
     }
 
     fn on_event(

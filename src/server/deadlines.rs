@@ -58,6 +58,9 @@ impl Server {
             (TimerKind::Handshake | TimerKind::Idle, Phase::Open) => {
                 conn.on_idle_check(key, &mut env, &mut router);
             }
+            (TimerKind::Progress, Phase::Open | Phase::Closing) => {
+                conn.on_progress_check(key, &mut env, &mut router);
+            }
             (TimerKind::Route, Phase::Open) => {
                 conn.dispatch(key, AppEvent::Timer, &mut env, &mut router);
                 if conn.wants_close() {

@@ -100,7 +100,9 @@ impl Server {
             return;
         };
         client.conn.dirty = false;
-        match client.conn.out.write_to(&mut client.socket) {
+        let flushed = client.conn.out.write_to(&mut client.socket);
+        super::account(client, &mut self.shared.memory_used);
+        match flushed {
             Ok(Flushed::All) => {
                 // The first flush is the handshake reply: a connection that
                 // never gets more keeps no queue memory while idle.

@@ -70,6 +70,16 @@ struct Client {
     /// An event said the peer hung up: read on to the end even after a
     /// short read (edge-triggered epoll will not say it again).
     hangup: bool,
+    /// What this client holds as counted in `Shared::memory_used` (u32,
+    /// saturating: an idle connection pays 4 bytes for it).
+    accounted: u32,
+}
+
+/// Brings the server-wide count up to date with what `client` holds now.
+fn account(client: &mut Client, memory_used: &mut usize) {
+    let now = u32::try_from(client.conn.memory()).unwrap_or(u32::MAX);
+    *memory_used = memory_used.saturating_sub(client.accounted as usize) + now as usize;
+    client.accounted = now;
 }
 
 /// What the protocol and the routes share, kept apart from the connection
@@ -79,6 +89,8 @@ struct Shared {
     timers: Timers,
     now: Instant,
     routes: State,
+    /// Partial messages and outbound queues of all clients (--max-memory).
+    memory_used: usize,
 }
 
 impl Shared {
@@ -89,6 +101,7 @@ impl Shared {
             config: &self.config,
             now: self.now,
             timers: &mut self.timers,
+            memory_room: usize::MAX,
         };
         let router = Router {
             route,
@@ -151,6 +164,7 @@ impl Server {
                 timers: Timers::with_capacity(capacity),
                 now: Instant::now(),
                 routes: State::new(Clock::local(), Some(uploads)),
+                memory_used: 0,
             },
             scratch: vec![0; SCRATCH_LEN],
             dirty: Vec::new(),
@@ -287,6 +301,7 @@ impl Server {
             wants_writable: false,
             read_paused: false,
             hangup: false,
+            accounted: 0,
         });
         // No read here: epoll reports a socket that is already readable
         // when it is registered, so the request comes as an event.
@@ -323,9 +338,16 @@ impl Server {
                     return self.remove(key);
                 }
                 Ok(n) => {
+                    let others = self
+                        .shared
+                        .memory_used
+                        .saturating_sub(client.accounted as usize);
+                    let room = self.shared.config.max_memory.saturating_sub(others);
                     let (mut env, mut router) = self.shared.split(&mut client.route);
+                    env.memory_room = room;
                     let data = &mut self.scratch[..n];
                     client.conn.on_bytes(key, data, &mut env, &mut router);
+                    account(client, &mut self.shared.memory_used);
                     if client.conn.wants_close() {
                         self.closing.push(key);
                     }
@@ -367,6 +389,10 @@ impl Server {
         }
         let mut client = self.clients.remove(key);
         let _ = self.poll.registry().deregister(&mut client.socket);
+        self.shared.memory_used = self
+            .shared
+            .memory_used
+            .saturating_sub(client.accounted as usize);
         let conn = &client.conn;
         if client.route != Route::None {
             let code = conn.close_code.unwrap_or(close_code::ABNORMAL);
