@@ -312,28 +312,115 @@ pub fn read_frame(s: &mut TcpStream) -> (u8, Vec<u8>) {
     (h[0], payload)
 }
 
-/// Reads frames until a close frame; returns its code (None when empty).
+/// Reads frames until the server's close frame; returns its code (None when
+/// empty). Data frames and pings before the close are the server's right and
+/// are skipped; the close itself is checked against §5.5.1 and §7.4.1: FIN,
+/// no 1-byte payload, a UTF-8 reason, and never 1005, 1006 or 1015 (codes
+/// an endpoint MUST NOT put in a close frame).
 pub fn expect_close(s: &mut TcpStream) -> Option<u16> {
     loop {
         let (b0, payload) = read_frame(s);
         if b0 & 0x0F == 0x8 {
-            assert_eq!(b0 & 0x80, 0x80, "close must have FIN");
-            return (payload.len() >= 2).then(|| u16::from_be_bytes([payload[0], payload[1]]));
+            return check_close_frame(b0, &payload);
         }
     }
 }
 
-/// After a close, the server ends the TCP connection: read returns 0.
+/// Checks one close frame from the server and returns its code.
+pub fn check_close_frame(b0: u8, payload: &[u8]) -> Option<u16> {
+    assert_eq!(b0 & 0x80, 0x80, "close must have FIN");
+    assert_eq!(b0 & 0x70, 0, "no RSV bits on a close without extensions");
+    assert_ne!(
+        payload.len(),
+        1,
+        "§5.5.1: a close payload is empty or starts with a 2-byte code"
+    );
+    assert!(
+        payload.len() <= 125,
+        "§5.5: a control frame carries at most 125 bytes"
+    );
+    let code = (payload.len() >= 2).then(|| u16::from_be_bytes([payload[0], payload[1]]));
+    if let Some(code) = code {
+        assert!(
+            !matches!(code, 1005 | 1006 | 1015),
+            "§7.4.1: the server sent reserved close code {code}"
+        );
+        assert!(
+            (1000..=1003).contains(&code)
+                || (1007..=1014).contains(&code)
+                || (3000..5000).contains(&code),
+            "§7.4.2: close code {code} is not one an endpoint may send"
+        );
+        assert!(
+            std::str::from_utf8(&payload[2..]).is_ok(),
+            "§5.5.1: the close reason must be UTF-8: {:?}",
+            &payload[2..]
+        );
+    }
+    code
+}
+
+/// After the server's close frame, the server ends the TCP connection: read
+/// returns 0 (or a reset). Nothing may come before that but pongs: §5.5.1
+/// forbids data frames after a close, a second close is meaningless, and
+/// §5.5.2 lets pongs answer pings the peer sent before its own close.
 pub fn expect_eof(s: &mut TcpStream) {
-    let mut buf = [0u8; 64];
+    let mut rest = Vec::new();
+    let mut buf = [0u8; 4096];
     loop {
         match s.read(&mut buf) {
-            Ok(0) => return,
-            Ok(_) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => return,
+            Ok(0) => break,
+            Ok(n) => rest.extend_from_slice(&buf[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => break,
             Err(e) => panic!("expected the server to close: {e}"),
         }
     }
+    let mut at = 0;
+    while at < rest.len() {
+        let frame = parse_server_frame(&rest[at..]).unwrap_or_else(|| {
+            panic!(
+                "after its close the server sent bytes that are not a whole frame: {:?}",
+                &rest[at..]
+            )
+        });
+        assert_eq!(
+            frame.0,
+            0x8A,
+            "after its close the server sent a frame other than a pong (first byte {:#04x}, payload {:?})",
+            frame.0,
+            String::from_utf8_lossy(&frame.1)
+        );
+        at += frame.2;
+    }
+}
+
+/// Parses one unmasked server frame at the start of `bytes`:
+/// (first byte, payload, bytes used), or None when incomplete.
+pub fn parse_server_frame(bytes: &[u8]) -> Option<(u8, Vec<u8>, usize)> {
+    let b0 = *bytes.first()?;
+    let b1 = *bytes.get(1)?;
+    assert_eq!(b1 & 0x80, 0, "server frames must not be masked");
+    let (len, start): (usize, usize) = match b1 & 0x7F {
+        126 => (
+            u16::from_be_bytes(bytes.get(2..4)?.try_into().ok()?) as usize,
+            4,
+        ),
+        127 => (
+            u64::from_be_bytes(bytes.get(2..10)?.try_into().ok()?) as usize,
+            10,
+        ),
+        n => (n as usize, 2),
+    };
+    let payload = bytes.get(start..start.checked_add(len)?)?;
+    Some((b0, payload.to_vec(), start + len))
+}
+
+/// The server's close, then the end of the connection with nothing but
+/// pongs between: returns the close code.
+pub fn expect_close_then_eof(s: &mut TcpStream) -> Option<u16> {
+    let code = expect_close(s);
+    expect_eof(s);
+    code
 }
 
 /// The server still serves: an echo round trip on a fresh connection.
