@@ -461,7 +461,6 @@ fn s7_1_3_simultaneous_close_one_close_each_way_then_tcp_ends() {
 // ---- §5.5.2 pings after the server's close -----------------------------------
 
 #[test]
-#[ignore = "coordinator fixes in connection refactor (#13 item 10)"]
 fn s5_5_2_a_ping_after_the_servers_close_still_gets_a_pong() {
     // §5.5.2: "Upon receipt of a Ping frame, an endpoint MUST send a Pong
     // frame in response, unless it already received a Close frame." The
