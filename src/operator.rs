@@ -52,7 +52,8 @@ pub enum Command {
 pub const HELP: &str = "\
 commands:
   text            reply to the client who spoke last
-  @3 text         reply to client #3 (or @alice for a named chat client)
+  @3 text         reply to client #3 (or @alice for a named chat client;
+                  @alice@rust when alice is in several rooms)
   /list           list the connected clients
   /kick 3 [why]   close client #3 with 1000 and the reason
   /quit           close every client with 1001 and exit

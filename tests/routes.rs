@@ -376,6 +376,26 @@ fn operator_v1_client_is_shown_by_name_and_reached_by_name() {
 }
 
 #[test]
+fn operator_name_in_two_rooms_is_refused_as_ambiguous_and_name_at_room_picks_one() {
+    let mut server = operator();
+    let mut lobby = v1_client(&server, "/chat");
+    send_json(&mut lobby, json!({"type": "hello", "name": "alice"}));
+    assert_eq!(next_json(&mut lobby)["type"], "welcome");
+    let mut rust = v1_client(&server, "/chat/rust");
+    send_json(&mut rust, json!({"type": "hello", "name": "alice"}));
+    assert_eq!(next_json(&mut rust)["type"], "welcome");
+    console(&mut server, "@alice which one?");
+    let line = server.expect_line("error");
+    assert!(line.contains("several rooms"), "{line}");
+    assert!(line.contains("@alice@rust"), "{line}");
+    console(&mut server, "@alice@rust this one");
+    assert_eq!(next_json(&mut rust)["text"], "this one");
+    // The lobby's alice got nothing: her next event is the one sent now.
+    console(&mut server, "@alice@lobby and you");
+    assert_eq!(next_json(&mut lobby)["text"], "and you");
+}
+
+#[test]
 fn operator_reply_by_name_never_follows_a_close() {
     // §5.5.1: after its close frame the server sends no more data frames,
     // not even an operator's reply to a kicked client still in Closing.

@@ -130,10 +130,15 @@
     el.state.dataset.state = s;
     const open = !!ws && ws.readyState === WebSocket.OPEN;
     const busy = !!ws && ws.readyState !== WebSocket.CLOSED;
-    el.connect.disabled = busy || retryTimer !== null;
+    // Connect stays enabled: pressed while connected, it reconnects with
+    // what the form says now (another name, room or route).
+    el.connect.disabled = false;
+    el.connect.textContent = busy ? 'Reconnect' : 'Connect';
     el.disconnect.disabled = !(busy || retryTimer !== null);
-    el.message.disabled = !open;
-    el.send.disabled = !open;
+    // Typing may start while connecting; the message waits in the outbox.
+    const typing = open || (ws && ws.readyState === WebSocket.CONNECTING);
+    el.message.disabled = !typing;
+    el.send.disabled = !typing;
     el.uploadSend.disabled = !open || mode !== 'upload' || !el.file.files || el.file.files.length === 0;
     if (retryTimer !== null) {
       const secs = Math.max(0, (retryAt - Date.now()) / 1000);
@@ -190,19 +195,14 @@
     mode = r ? r.route : 'echo';
     showView(mode);
     if (mode === 'chat') {
-      const name = el.name.value.trim();
-      if (!name) {
-        el.hint.textContent = 'Please enter your name for the chat.';
-        el.name.focus();
-        userClosed = true;
-        render();
-        return;
-      }
-      store.set('wsloop.name', name);
+      // No name yet: pick one (kept, and changeable) rather than ask first.
+      if (!el.name.value.trim()) el.name.value = guestName();
+      store.set('wsloop.name', el.name.value.trim());
     }
     el.hint.textContent = '';
     noRetryReason = '';
     myName = '';
+    renames = 0;
     pending.clear();
     acks.clear();
     members = [];
@@ -228,7 +228,10 @@
           sendJSON({ type: 'hello', name: el.name.value.trim() });
         } else {
           errLog('server did not select ' + SUBPROTOCOL + '; messages are sent as plain text');
+          flushOutbox();
         }
+      } else {
+        flushOutbox();
       }
       if (mode === 'inspect') { el.frames.textContent = ''; frameCount = 0; }
       render();
@@ -295,6 +298,7 @@
         setMembers(o.members || []);
         sys('you are ' + myName + ' in room ' + o.room);
         render();
+        flushOutbox();
         break;
       case 'joined':
         if (!members.includes(o.name)) setMembers(members.concat([o.name]));
@@ -323,6 +327,7 @@
         break;
       }
       case 'error': {
+        if (!myName && renameAfterRefusal(String(o.reason || ''))) break;
         const p = o.id ? pending.get(o.id) : null;
         if (p) pending.delete(o.id);
         errLog('error: ' + o.reason + (p ? ' (message "' + p.text + '")' : ''));
@@ -474,9 +479,45 @@
   }
 
   // ---------- outgoing ----------
+  // A name like guest-4821 for a newcomer: typing comes first, naming later.
+  function guestName() {
+    return 'guest-' + String(1000 + Math.floor(Math.random() * 9000));
+  }
+  // Before the welcome, a refused hello: take the server's suggestion (or a
+  // new guest name) and say hello again, a few times at most.
+  let renames = 0;
+  function renameAfterRefusal(reason) {
+    if (renames >= 3 || !ws || ws.protocol !== SUBPROTOCOL) return false;
+    renames += 1;
+    const m = /is taken; try (\S+)$/.exec(reason);
+    const name = m ? m[1] : guestName();
+    sys(reason + ' — trying ' + name);
+    el.name.value = name;
+    store.set('wsloop.name', name);
+    sendJSON({ type: 'hello', name });
+    return true;
+  }
+  // What was typed while connecting goes out once the connection is ready.
+  const outbox = [];
+  function flushOutbox() {
+    while (outbox.length && ws && ws.readyState === WebSocket.OPEN) {
+      el.message.value = outbox.shift();
+      sendMessage();
+    }
+  }
+
   function sendMessage() {
     const text = el.message.value;
-    if (!text.trim() || !ws || ws.readyState !== WebSocket.OPEN) return;
+    if (!text.trim()) return;
+    const ready = ws && ws.readyState === WebSocket.OPEN && (mode !== 'chat' || myName || ws.protocol !== SUBPROTOCOL);
+    if (!ready) {
+      if (ws && ws.readyState === WebSocket.CONNECTING || (ws && ws.readyState === WebSocket.OPEN)) {
+        outbox.push(text);
+        el.message.value = '';
+        sys('connecting… your message goes out once connected');
+      }
+      return;
+    }
     if (mode === 'chat' && ws.protocol === SUBPROTOCOL) {
       const id = 'c' + (++msgCounter);
       if (whisperTarget) {
@@ -495,7 +536,12 @@
   }
 
   // ---------- wiring ----------
-  el.form.addEventListener('submit', (e) => { e.preventDefault(); cancelRetry(); open(false); });
+  el.form.addEventListener('submit', (e) => {
+    e.preventDefault();
+    cancelRetry();
+    if (ws && (ws.readyState === WebSocket.OPEN || ws.readyState === WebSocket.CONNECTING)) disconnect();
+    open(false);
+  });
   el.disconnect.addEventListener('click', disconnect);
   el.composer.addEventListener('submit', (e) => { e.preventDefault(); sendMessage(); });
   el.clear.addEventListener('click', () => { el.log.textContent = ''; });
@@ -525,9 +571,14 @@
 
   // ---------- init ----------
   el.url.value = defaultUrl();
-  el.name.value = store.get('wsloop.name') || '';
+  el.name.value = store.get('wsloop.name') || guestName();
+  store.set('wsloop.name', el.name.value);
   const r0 = routeFromPath((parseUrl(el.url.value) || {}).pathname || '/chat');
   el.route.value = r0 ? r0.route : 'chat';
   showView(el.route.value);
   render();
+  // Connect at once, as the tutorials' pages do: served over HTTP to this
+  // page's own server, opened from disk to ws://localhost:8080/chat.
+  open(false);
+  el.message.focus();
 })();

@@ -9,7 +9,7 @@ use crate::connection::Phase;
 use crate::error::close_code;
 use crate::frame::Opcode;
 use crate::operator::{self, Command, Input, Target};
-use crate::routes::Route;
+use crate::routes::{self, Route};
 
 /// Queues a console line for the output writer thread ([`crate::output`]):
 /// the loop never waits on a stdout nobody reads (`wsloop --operator |
@@ -103,38 +103,58 @@ impl Server {
         }
     }
 
-    fn find_client(&self, target: &Target) -> Option<usize> {
+    /// The chat client a console command means, or the `error:` line that
+    /// says why there is none.
+    fn find_client(&self, target: &Target) -> Result<usize, String> {
+        // Open only: a client in Closing has been sent its close frame and
+        // may get no data after it (§5.5.1).
+        let open_chat = |key: usize| {
+            self.clients.get(key).is_some_and(|c| {
+                c.conn.phase == Phase::Open && matches!(c.route, Route::Chat { .. })
+            })
+        };
         match target {
             Target::Id(id) => self
                 .clients
                 .iter()
-                // The console talks to chat clients only.
-                .find(|(_, c)| {
-                    c.conn.id == *id
-                        && c.conn.phase == Phase::Open
-                        && matches!(c.route, Route::Chat { .. })
-                })
-                .map(|(k, _)| k),
-            // Open only, as for an id: a client in Closing has been sent
-            // its close frame and may get no data after it (§5.5.1).
-            Target::Name(name) => self.clients.iter().find_map(|(k, c)| match c.route {
-                Route::Chat { room, .. } if c.conn.phase == Phase::Open => self
+                .find(|(k, c)| c.conn.id == *id && open_chat(*k))
+                .map(|(k, _)| k)
+                .ok_or_else(|| format!("no chat client {target}")),
+            Target::Name(wanted) => {
+                // `alice@rust` names the room; plain `alice` must be unique.
+                let (name, room) = match wanted.rsplit_once('@') {
+                    Some((name, room)) if routes::valid_room_name(room) => (name, Some(room)),
+                    _ => (wanted.as_str(), None),
+                };
+                let found: Vec<(usize, &str)> = self
                     .shared
                     .routes
                     .rooms
-                    .get(room as usize)?
-                    .members
                     .iter()
-                    .any(|m| m.key == k && m.name.as_deref() == Some(name))
-                    .then_some(k),
-                _ => None,
-            }),
+                    .filter(|r| room.is_none_or(|want| r.name == want))
+                    .filter_map(|r| Some((r.find_by_name(name)?.key, r.name.as_str())))
+                    .filter(|(k, _)| open_chat(*k))
+                    .collect();
+                match found.as_slice() {
+                    [] => Err(format!("no chat client {target}")),
+                    [(key, _)] => Ok(*key),
+                    many => {
+                        let rooms: Vec<String> =
+                            many.iter().map(|(_, r)| format!("@{name}@{r}")).collect();
+                        Err(format!(
+                            "{name} is in several rooms; say {}",
+                            rooms.join(" or ")
+                        ))
+                    }
+                }
+            }
         }
     }
 
     fn reply_to(&mut self, target: &Target, text: &str) {
-        let Some(key) = self.find_client(target) else {
-            return say!("error: no chat client {target}");
+        let key = match self.find_client(target) {
+            Ok(key) => key,
+            Err(why) => return say!("error: {why}"),
         };
         let Some(client) = self.clients.get_mut(key) else {
             return;

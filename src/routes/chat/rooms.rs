@@ -241,6 +241,10 @@ impl Rooms {
         self.rooms.len()
     }
 
+    pub fn iter(&self) -> impl Iterator<Item = &Room> {
+        self.rooms.iter().map(|(_, room)| room)
+    }
+
     pub fn is_empty(&self) -> bool {
         self.rooms.is_empty()
     }
