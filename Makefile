@@ -2,7 +2,7 @@
 CARGO ?= cargo
 ARGS ?=
 
-.PHONY: run build setup test unit lint autobahn autobahn-quick autobahn-update browser bench bench-smoke fuzz clean
+.PHONY: run build setup test unit lint autobahn autobahn-quick autobahn-update browser nginx bench bench-smoke fuzz clean
 
 run:            ## serve on 127.0.0.1:8080 (extra flags: make run ARGS=--operator)
 	$(CARGO) build --release
@@ -14,7 +14,7 @@ build:
 setup:          ## check for (as root: install) what the tests need; seconds when all is there
 	bash .ci/setup
 
-test: setup lint unit autobahn browser bench-smoke   ## set-up, then everything that proves the server works
+test: setup lint unit autobahn browser nginx bench-smoke   ## set-up, then everything that proves the server works
 
 lint:
 	$(CARGO) fmt --all -- --check
@@ -35,6 +35,9 @@ autobahn-update: ## re-record the baseline, then commit tests/autobahn/expected.
 
 browser: build  ## the web page in headless Chromium
 	tests/browser/run.sh
+
+nginx: build    ## tests/nginx/nginx.conf in front of wsloop (skipped, with the reason, without nginx)
+	tests/nginx/check.sh
 
 bench:          ## wsloop vs raw TCP, tokio-tungstenite and Node ws; writes benches/results/
 	benches/run
