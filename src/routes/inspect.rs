@@ -91,7 +91,7 @@ mod tests {
     use crate::frame::LengthEncoding;
 
     #[test]
-    fn s5_7_report_of_the_rfc_hello_frame() {
+    fn inspect_reports_the_rfc_hello_frame() {
         let header = FrameHeader {
             fin: true,
             rsv: 0,
