@@ -57,6 +57,7 @@ fuzz_target!(|data: &[u8]| {
             config: &config,
             now,
             timers: &mut timers,
+            memory_room: usize::MAX,
         };
         let mut router = Router {
             route: &mut route,
