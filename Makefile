@@ -71,5 +71,9 @@ fuzz-merge:     ## keep what fuzz/corpus/<t> adds in coverage in the committed f
 	cd fuzz && for t in $(FUZZ_TARGETS); do mkdir -p $(fuzz_dirs) && \
 	  $(FUZZ_RUN) $$t found/$$t corpus/$$t -- -merge=1 || exit 1; done
 
+CHURN_SECONDS ?= 600
+churn: build    ## 2,000 clients connect/chat/upload/drop for CHURN_SECONDS (600); fails unless RSS stays within 10 % after warm-up
+	mkdir -p target && python3 benches/churn.py --seconds $(CHURN_SECONDS) --out target/churn.json
+
 clean:
 	$(CARGO) clean
