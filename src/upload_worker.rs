@@ -257,6 +257,7 @@ impl Disk {
 
     /// What the directory already holds counts against `--uploads-max`.
     fn count_existing(&mut self) {
+        // ok: on the upload worker thread, never the loop (as all file I/O here).
         let Ok(entries) = fs::read_dir(&self.dir) else {
             return;
         };

@@ -183,7 +183,7 @@ impl Connection {
         // SMALL_PARTIAL, a read's worth) always pass, so a busy server
         // never refuses ordinary chat.
         let partial = self.reader.as_deref().map_or(0, FrameReader::buffered);
-        let held = self.memory();
+        let held = partial + self.out.len();
         if partial > SMALL_PARTIAL && self.phase.reads_frames() && held > env.memory_room {
             self.fail(key, &ProtocolError::ServerMemory(held), env, app);
         }

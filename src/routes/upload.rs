@@ -47,12 +47,9 @@ pub fn on_done(conn: &mut Handle, done: Done) {
 /// big or a full disk: 1009, a full queue: 1013), or none.
 fn refuse(conn: &mut Handle, bytes: usize, e: &UploadError) {
     warn!("#{} upload of {} bytes refused: {:?}", conn.id(), bytes, e);
-    conn.send_text(&e.to_json().to_string());
+    let reply = e.to_json();
+    conn.send_text(&reply.to_string());
     if let Some(code) = e.close_code() {
-        let reason = e.to_json()["error"]
-            .as_str()
-            .unwrap_or_default()
-            .to_string();
-        conn.close(code, &reason);
+        conn.close(code, reply["error"].as_str().unwrap_or_default());
     }
 }

@@ -70,17 +70,10 @@ fn refuse(conn: &mut Handle, index: usize, refusal: &Refusal, ctx: &mut Ctx) {
     reply(conn, index, &v1::error(refusal), ctx);
 }
 
-fn refusal(reason: impl Into<String>, id: Option<&Value>) -> Refusal {
-    Refusal {
-        reason: reason.into(),
-        id: id.cloned(),
-    }
-}
-
 /// A `wsloop.chat.v1` message: one JSON object per text message.
 fn on_v1_message(conn: &mut Handle, index: usize, opcode: Opcode, payload: &[u8], ctx: &mut Ctx) {
     if opcode != Opcode::Text {
-        let r = refusal("wsloop.chat.v1 messages are JSON text", None);
+        let r = Refusal::new("wsloop.chat.v1 messages are JSON text", None);
         return refuse(conn, index, &r, ctx);
     }
     let request = match v1::parse(payload) {
@@ -95,10 +88,15 @@ fn on_v1_message(conn: &mut Handle, index: usize, opcode: Opcode, payload: &[u8]
     let name = match (&request.event, my_name) {
         (ClientEvent::Hello { name }, None) => return hello(conn, index, name, id, ctx),
         (ClientEvent::Hello { .. }, Some(_)) => {
-            return refuse(conn, index, &refusal("you already said hello", id), ctx);
+            return refuse(
+                conn,
+                index,
+                &Refusal::new("you already said hello", id),
+                ctx,
+            );
         }
         (_, None) => {
-            let r = refusal("say hello first: {\"type\":\"hello\",\"name\":\"…\"}", id);
+            let r = Refusal::new("say hello first: {\"type\":\"hello\",\"name\":\"…\"}", id);
             return refuse(conn, index, &r, ctx);
         }
         (_, Some(name)) => name,
@@ -135,7 +133,7 @@ fn hello(conn: &mut Handle, index: usize, name: &str, id: Option<&Value>, ctx: &
             me.refusals = me.refusals.saturating_add(1);
             me.refusals >= MAX_REFUSALS
         });
-        refuse(conn, index, &refusal(reason, id), ctx);
+        refuse(conn, index, &Refusal::new(reason, id), ctx);
         if too_many {
             conn.close(close_code::POLICY_VIOLATION, "too many refused names");
         }
@@ -216,7 +214,7 @@ fn whisper(
         return;
     };
     let Some(target) = room.find_by_name(to) else {
-        let r = refusal(format!("no member named {to} in {}", room.name), id);
+        let r = Refusal::new(format!("no member named {to} in {}", room.name), id);
         return refuse(conn, index, &r, ctx);
     };
     let (tkey, tid, tv1) = (target.key, target.id, target.v1);

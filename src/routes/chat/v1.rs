@@ -43,7 +43,7 @@ pub struct Refusal {
 }
 
 impl Refusal {
-    fn new(reason: impl Into<String>, id: Option<&Value>) -> Refusal {
+    pub fn new(reason: impl Into<String>, id: Option<&Value>) -> Refusal {
         Refusal {
             reason: reason.into(),
             id: id.cloned(),
