@@ -44,6 +44,12 @@ pub struct Config {
     /// this much time (or be done), else close 1008: a trickle cannot hold
     /// a buffer forever.
     pub message_timeout: Duration,
+    /// permessage-deflate (RFC 7692, `deflate`): shared or off.
+    pub deflate: crate::deflate::negotiate::Mode,
+    /// Messages shorter than this are sent uncompressed.
+    pub deflate_min: usize,
+    /// LZ77 window bits for `dedicated` mode (9..=15).
+    pub deflate_window: u8,
 }
 
 /// The least a message in progress must grow by per --message-timeout.
@@ -55,6 +61,9 @@ impl Default for Config {
             host: IpAddr::from([127, 0, 0, 1]),
             port: 8080,
             max_message: 16 << 20,
+            deflate: crate::deflate::negotiate::Mode::Shared,
+            deflate_min: 1024,
+            deflate_window: 12,
             operator: false,
             push_interval: (Duration::from_secs(3), Duration::from_secs(8)),
             uploads: PathBuf::from("uploads"),
@@ -123,6 +132,12 @@ usage: wsloop [options]
                             = 512 MiB; broadcast bytes count once per queue)
   --message-timeout SECS    a message in progress must grow by 16 KiB per this time
                             or be done, else close 1008 (default 30)
+  --deflate MODE            permessage-deflate (RFC 7692): shared = one loop-wide
+                            compressor, reset after each message, no deflate state
+                            per connection; off = decline (default shared;
+                            dedicated, with context takeover, is not done yet)
+  --deflate-min BYTES       shorter messages are sent uncompressed (default 1024)
+  --deflate-window BITS     LZ77 window for dedicated mode, 9..15 (default 12)
   -h, --help                this text
 
 Sizes take a unit: 64KiB, 16MiB, 1GiB (also K, M, G; all binary).
@@ -200,6 +215,26 @@ pub fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Command, Str
                 config.output_buffer = bytes(&flag, &value()?)?;
                 if config.output_buffer < 4096 {
                     return Err("--output-buffer must be at least 4096".into());
+                }
+            }
+            "--deflate" => {
+                use crate::deflate::negotiate::Mode;
+                config.deflate = match value()?.as_str() {
+                    "shared" => Mode::Shared,
+                    "off" => Mode::Off,
+                    "dedicated" => {
+                        return Err("--deflate dedicated is not implemented yet \
+                                    (issue #11); use shared or off"
+                            .into());
+                    }
+                    v => return Err(format!("--deflate: want shared or off: {v}")),
+                };
+            }
+            "--deflate-min" => config.deflate_min = bytes(&flag, &value()?)?,
+            "--deflate-window" => {
+                config.deflate_window = number(&flag, &value()?)?;
+                if !(9..=15).contains(&config.deflate_window) {
+                    return Err("--deflate-window must be 9 to 15".into());
                 }
             }
             _ => return Err(format!("unknown option {arg} (see --help)")),
@@ -352,5 +387,34 @@ mod tests {
             let err = parse(args).unwrap_err();
             assert!(!err.contains('\n'), "{err}");
         }
+    }
+
+    #[test]
+    fn deflate_flags() {
+        use crate::deflate::negotiate::Mode;
+        let c = parse(&[]).unwrap();
+        assert_eq!(
+            (c.deflate, c.deflate_min, c.deflate_window),
+            (Mode::Shared, 1024, 12)
+        );
+        let c = parse(&[
+            "--deflate=off",
+            "--deflate-min",
+            "4KiB",
+            "--deflate-window=9",
+        ])
+        .unwrap();
+        assert_eq!(
+            (c.deflate, c.deflate_min, c.deflate_window),
+            (Mode::Off, 4096, 9)
+        );
+        assert!(
+            parse(&["--deflate", "dedicated"])
+                .unwrap_err()
+                .contains("not implemented")
+        );
+        assert!(parse(&["--deflate", "fast"]).is_err());
+        assert!(parse(&["--deflate-window", "8"]).is_err());
+        assert!(parse(&["--deflate-window", "16"]).is_err());
     }
 }

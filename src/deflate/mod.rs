@@ -1,0 +1,4 @@
+//! permessage-deflate (RFC 7692): negotiation now; the codec comes next
+//! (see /work/wt/notes/deflate.md for the plan).
+
+pub mod negotiate;
