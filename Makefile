@@ -2,7 +2,7 @@
 CARGO ?= cargo
 ARGS ?=
 
-.PHONY: run build setup test unit lint autobahn autobahn-quick autobahn-update browser nginx bench bench-smoke fuzz clean
+.PHONY: run build setup test unit lint autobahn autobahn-quick autobahn-update browser nginx bench bench-smoke fuzz fuzz-smoke fuzz-merge churn clean
 
 run:            ## serve on 127.0.0.1:8080 (extra flags: make run ARGS=--operator)
 	$(CARGO) build --release
@@ -14,7 +14,7 @@ build:
 setup:          ## check for (as root: install) what the tests need; seconds when all is there
 	bash .ci/setup
 
-test: setup lint unit autobahn browser nginx bench-smoke   ## set-up, then everything that proves the server works
+test: setup lint unit fuzz-smoke autobahn browser nginx bench-smoke   ## set-up, then everything that proves the server works
 
 lint:
 	$(CARGO) fmt --all -- --check
@@ -45,11 +45,35 @@ bench:          ## wsloop vs raw TCP, tokio-tungstenite and Node ws; writes benc
 bench-smoke:    ## a ~15 s run of the load generator against wsloop (proves it works)
 	benches/run --smoke
 
+# The fuzz targets read the committed corpus: fuzz/seeds/<t> (hand-made, fuzz/make_seeds.py),
+# fuzz/found/<t> (what earlier runs found, kept by fuzz-merge) and fuzz/regressions/<t>
+# (inputs that once broke the code). New inputs go to fuzz/corpus/<t>, which git ignores.
+FUZZ_TARGETS = handshake frames connection
 FUZZ_SECONDS ?= 60
+FUZZ_SMOKE_SECONDS ?= 20
+FUZZ_RUN = RUSTC_BOOTSTRAP=1 $(CARGO) fuzz run
+fuzz_dirs = corpus/$$t seeds/$$t found/$$t regressions/$$t
+
 fuzz:           ## each fuzz target for FUZZ_SECONDS (cargo-fuzz; RUSTC_BOOTSTRAP lets stable build it)
-	command -v cargo-fuzz >/dev/null || $(CARGO) install cargo-fuzz
-	cd fuzz && for t in handshake frames connection; do \
-	  RUSTC_BOOTSTRAP=1 $(CARGO) fuzz run $$t -- -max_total_time=$(FUZZ_SECONDS) || exit 1; done
+	command -v cargo-fuzz >/dev/null || $(CARGO) install cargo-fuzz --locked
+	cd fuzz && for t in $(FUZZ_TARGETS); do mkdir -p $(fuzz_dirs) && \
+	  $(FUZZ_RUN) $$t $(fuzz_dirs) -- -max_total_time=$(FUZZ_SECONDS) || exit 1; done
+
+fuzz-smoke:     ## each fuzz target ~FUZZ_SMOKE_SECONDS (20) on the committed corpus; part of make test
+	@command -v cargo-fuzz >/dev/null || { echo "cargo-fuzz missing: run make setup"; exit 1; }
+	mkdir -p target && cd fuzz && for t in $(FUZZ_TARGETS); do mkdir -p $(fuzz_dirs); \
+	  log=../target/fuzz-smoke-$$t.log; \
+	  $(FUZZ_RUN) $$t $(fuzz_dirs) -- -max_total_time=$(FUZZ_SMOKE_SECONDS) >$$log 2>&1; rc=$$?; \
+	  grep -E '^(#[0-9]+[[:space:]]+(INITED|DONE)|Done |thread|assertion|  left|  right|SUMMARY|artifact)' $$log; \
+	  [ $$rc -eq 0 ] || { echo "fuzz target $$t failed (rc $$rc): $$log, fuzz/artifacts/$$t/"; exit 1; }; done
+
+fuzz-merge:     ## keep what fuzz/corpus/<t> adds in coverage in the committed fuzz/found/<t>
+	cd fuzz && for t in $(FUZZ_TARGETS); do mkdir -p $(fuzz_dirs) && \
+	  $(FUZZ_RUN) $$t found/$$t corpus/$$t -- -merge=1 || exit 1; done
+
+CHURN_SECONDS ?= 600
+churn: build    ## 2,000 clients connect/chat/upload/drop for CHURN_SECONDS (600); fails unless RSS stays within 10 % after warm-up
+	mkdir -p target && python3 benches/churn.py --seconds $(CHURN_SECONDS) --out target/churn.json
 
 clean:
 	$(CARGO) clean

@@ -12,9 +12,9 @@ import statistics
 import subprocess
 import sys
 
-SERVERS = ["wsloop", "tokio-tungstenite", "node-ws", "raw"]
-PEERS = ["wsloop", "tokio-tungstenite", "node-ws"]
-COLORS = {"wsloop": "#d1495b", "tokio-tungstenite": "#00798c", "node-ws": "#edae49"}
+SERVERS = ["wsloop-before", "wsloop", "tokio-tungstenite", "node-ws", "raw"]
+PEERS = ["wsloop-before", "wsloop", "tokio-tungstenite", "node-ws"]
+COLORS = {"wsloop-before": "#999999", "wsloop": "#d1495b", "tokio-tungstenite": "#00798c", "node-ws": "#edae49"}
 
 
 def load(path):

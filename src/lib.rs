@@ -17,6 +17,7 @@ pub mod frame;
 pub mod handshake;
 pub mod http;
 pub mod message;
+pub mod names;
 pub mod operator;
 pub mod output;
 pub mod outqueue;

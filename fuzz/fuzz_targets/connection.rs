@@ -12,15 +12,24 @@ use wsloop::connection::{Connection, Env, Phase};
 use wsloop::routes::{Route, Router, State};
 use wsloop::timers::Timers;
 
-const PATHS: [&str; 6] = ["/chat", "/echo", "/guest", "/upload", "/inspect", "/chat/room-1"];
+const PATHS: [&str; 6] = [
+    "/chat",
+    "/echo",
+    "/guest",
+    "/upload",
+    "/inspect",
+    "/chat/room-1",
+];
 const PROTOCOLS: [&str; 2] = ["", "Sec-WebSocket-Protocol: wsloop.chat.v1\r\n"];
 
 fuzz_target!(|data: &[u8]| {
     let [route, chunk, rest @ ..] = data else {
         return;
     };
-    let path = PATHS[usize::from(*route) % PATHS.len()];
-    let protocol = PROTOCOLS[usize::from(*route / 8) % 2];
+    // Bit 0: raw input; bits 1..: the path (every one reachable with the
+    // built request); bit 4: the chat subprotocol.
+    let path = PATHS[usize::from(*route >> 1) % PATHS.len()];
+    let protocol = PROTOCOLS[usize::from(*route >> 4) % 2];
     let mut input = format!(
         "GET {path} HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
          Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n{protocol}\r\n"
@@ -48,6 +57,7 @@ fuzz_target!(|data: &[u8]| {
             config: &config,
             now,
             timers: &mut timers,
+            memory_room: usize::MAX,
         };
         let mut router = Router {
             route: &mut route,

@@ -1,30 +1,11 @@
 //! The request-head parser and upgrade checks on arbitrary bytes, fed in
 //! arbitrary pieces: any input is accepted or refused, never a panic.
+//! The check itself is in `fuzz/oracle/handshake.rs`.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use wsloop::handshake::{Request, accept_key, find_head_end, validate_upgrade};
 
-fuzz_target!(|data: &[u8]| {
-    let Some((&step, bytes)) = data.split_first() else {
-        return;
-    };
-    // Search incrementally the way the server does for a dribbled request.
-    let step = usize::from(step).max(1);
-    let mut searched = 0;
-    let mut end = None;
-    while searched < bytes.len() && end.is_none() {
-        let upto = (searched + step).min(bytes.len());
-        end = find_head_end(&bytes[..upto], searched);
-        searched = upto;
-    }
-    assert_eq!(end, find_head_end(bytes, 0), "incremental search disagrees");
-    if let Some(end) = end
-        && let Ok(req) = Request::parse(&bytes[..end])
-    {
-        let _ = req.path();
-        if let Ok(up) = validate_upgrade(&req) {
-            assert_eq!(accept_key(up.key).len(), 28);
-        }
-    }
-});
+#[path = "../oracle/handshake.rs"]
+mod oracle;
+
+fuzz_target!(|data: &[u8]| oracle::check(data));

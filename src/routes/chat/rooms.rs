@@ -117,7 +117,7 @@ impl Room {
 
 /// How names are compared: two names with the same key are the same name.
 pub fn name_key(name: &str) -> String {
-    name.to_lowercase()
+    crate::names::fold(name)
 }
 
 /// One piece of a round, in the order it was made.
