@@ -44,6 +44,25 @@ pub enum Flow {
     Stop,
 }
 
+/// A per-message transform of the read side: the seam where an extension
+/// plugs in (permessage-deflate, RFC 7692). The reader knows only that a
+/// message was marked (RSV1 on its first frame, §6) and hands the marked
+/// message's whole payload over once its last frame is in; neither the
+/// routes nor the loop see it.
+pub trait Inflate {
+    /// Appends the inflated form of `payload` to `out`, never more than
+    /// `limit` bytes in all (past it: [`ProtocolError::MessageTooBig`]),
+    /// handing each step of output to `check` as it comes (false: the
+    /// bytes are refused, [`ProtocolError::InvalidUtf8`]).
+    fn inflate(
+        &mut self,
+        payload: &[u8],
+        out: &mut Vec<u8>,
+        limit: u64,
+        check: &mut dyn FnMut(&[u8]) -> bool,
+    ) -> Result<(), ProtocolError>;
+}
+
 /// The parse state carried between reads. Empty buffers cost nothing, so an
 /// idle connection holds no payload memory at all.
 #[derive(Debug, Default)]
@@ -61,6 +80,8 @@ pub struct FrameReader {
     utf8: Utf8Validator,
     /// A control frame's payload split across reads.
     control: Vec<u8>,
+    /// The message in progress had RSV1 on its first frame (compressed).
+    compressed: bool,
     /// Emit [`Event::Frame`] for every frame.
     pub observe_frames: bool,
 }
@@ -70,15 +91,29 @@ impl FrameReader {
     /// the first protocol error, or when `on_event` returns [`Flow::Stop`].
     pub fn feed(
         &mut self,
-        mut data: &mut [u8],
+        data: &mut [u8],
         max_message: u64,
         on_event: &mut dyn FnMut(Event<'_>) -> Flow,
     ) -> Result<Flow, ProtocolError> {
+        self.feed_with(data, max_message, None, on_event)
+    }
+
+    /// [`FrameReader::feed`] on a connection with an extension: RSV1 is
+    /// allowed on the first frame of a data message, and such a message is
+    /// handed to `ext` whole before it is delivered.
+    pub fn feed_with(
+        &mut self,
+        mut data: &mut [u8],
+        max_message: u64,
+        mut ext: Option<&mut dyn Inflate>,
+        on_event: &mut dyn FnMut(Event<'_>) -> Flow,
+    ) -> Result<Flow, ProtocolError> {
+        let allowed_rsv = if ext.is_some() { 0b100 } else { 0 };
         loop {
             let header = match self.current {
                 Some(header) => header,
                 None => {
-                    let Some((header, used)) = self.take_header(data)? else {
+                    let Some((header, used)) = self.take_header(data, allowed_rsv)? else {
                         return Ok(Flow::Continue);
                     };
                     data = &mut data[used..];
@@ -92,7 +127,8 @@ impl FrameReader {
             let take = usize::try_from(remaining).map_or(data.len(), |r| r.min(data.len()));
             let (chunk, rest) = std::mem::take(&mut data).split_at_mut(take);
             data = rest;
-            if self.payload_chunk(&header, chunk, on_event)? == Flow::Stop {
+            let ext = ext.as_deref_mut().map(|e| e as &mut dyn Inflate);
+            if self.payload_chunk(&header, chunk, max_message, ext, on_event)? == Flow::Stop {
                 return Ok(Flow::Stop);
             }
             if data.is_empty() {
@@ -114,9 +150,13 @@ impl FrameReader {
 
     /// Parses the next header, joining it with bytes kept from the last
     /// read. Returns the header and how many bytes of `data` it used.
-    fn take_header(&mut self, data: &[u8]) -> Result<Option<(FrameHeader, usize)>, ProtocolError> {
+    fn take_header(
+        &mut self,
+        data: &[u8],
+        allowed_rsv: u8,
+    ) -> Result<Option<(FrameHeader, usize)>, ProtocolError> {
         if self.header_len == 0 {
-            if let Some(header) = FrameHeader::parse(data)? {
+            if let Some(header) = FrameHeader::parse_with(data, allowed_rsv)? {
                 return Ok(Some((header, header.header_len)));
             }
             // Not a whole header: fewer than 14 bytes, keep them.
@@ -127,7 +167,7 @@ impl FrameReader {
         let had = usize::from(self.header_len);
         let add = (MAX_HEADER_LEN - had).min(data.len());
         self.header_buf[had..had + add].copy_from_slice(&data[..add]);
-        match FrameHeader::parse(&self.header_buf[..had + add])? {
+        match FrameHeader::parse_with(&self.header_buf[..had + add], allowed_rsv)? {
             Some(header) => {
                 self.header_len = 0;
                 Ok(Some((header, header.header_len - had)))
@@ -154,11 +194,17 @@ impl FrameReader {
                     });
                 }
                 self.message_opcode = Some(header.opcode);
+                // RFC 7692 §6: RSV1 on the first frame marks the message.
+                self.compressed = header.rsv & 0b100 != 0;
                 self.utf8.reset();
             }
             Opcode::Continuation => {
                 if self.message_opcode.is_none() {
                     return Err(ProtocolError::UnexpectedContinuation);
+                }
+                // RFC 7692 §6.1: only the first frame carries RSV1.
+                if header.rsv != 0 {
+                    return Err(ProtocolError::Rsv1NotOnFirstFrame);
                 }
                 let size = self.message.len() as u64 + header.payload_len;
                 if size > max_message {
@@ -178,6 +224,8 @@ impl FrameReader {
         &mut self,
         header: &FrameHeader,
         chunk: &mut [u8],
+        max_message: u64,
+        ext: Option<&mut dyn Inflate>,
         on_event: &mut dyn FnMut(Event<'_>) -> Flow,
     ) -> Result<Flow, ProtocolError> {
         let offset = self.received;
@@ -203,7 +251,8 @@ impl FrameReader {
 
         // §8.1: text is checked as it arrives, so an invalid byte fails the
         // connection at once. Pure ASCII needs no further look.
-        let is_text = self.message_opcode == Some(Opcode::Text);
+        // A compressed message is checked as it inflates, at its end.
+        let is_text = self.message_opcode == Some(Opcode::Text) && !self.compressed;
         if is_text && (!ascii || !self.utf8.is_complete()) && self.utf8.feed(chunk).is_err() {
             return Err(ProtocolError::InvalidUtf8);
         }
@@ -243,6 +292,17 @@ impl FrameReader {
             return Err(ProtocolError::InvalidUtf8);
         }
         let opcode = self.message_opcode.take().unwrap_or(Opcode::Binary);
+        if std::mem::take(&mut self.compressed) {
+            return self.inflate_and_deliver(
+                header,
+                opcode,
+                chunk,
+                single_read,
+                max_message,
+                ext,
+                on_event,
+            );
+        }
         if single_read {
             // The fast path: the whole message is in this read's buffer.
             return Ok(self.deliver(header, opcode, chunk, on_event));
@@ -265,6 +325,60 @@ impl FrameReader {
         };
         pool::give(message);
         Ok(flow)
+    }
+
+    /// The last frame of a compressed message is in: inflate the whole
+    /// payload (in bounded steps, counted against `max_message`, text
+    /// checked as UTF-8 as it comes out) and deliver it.
+    #[allow(clippy::too_many_arguments)]
+    fn inflate_and_deliver(
+        &mut self,
+        header: &FrameHeader,
+        opcode: Opcode,
+        chunk: &[u8],
+        single_read: bool,
+        max_message: u64,
+        ext: Option<&mut dyn Inflate>,
+        on_event: &mut dyn FnMut(Event<'_>) -> Flow,
+    ) -> Result<Flow, ProtocolError> {
+        // Without an extension the header parse refused RSV1 already.
+        let Some(ext) = ext else {
+            return Err(ProtocolError::ReservedBits(0b100));
+        };
+        let gathered = if single_read {
+            Vec::new()
+        } else {
+            self.message.extend_from_slice(chunk);
+            std::mem::take(&mut self.message)
+        };
+        let compressed: &[u8] = if single_read { chunk } else { &gathered };
+        if self.observe_frames {
+            let start = compressed.len() - header.payload_len as usize;
+            let frame = Event::Frame {
+                header: *header,
+                payload: &compressed[start..],
+            };
+            if on_event(frame) == Flow::Stop {
+                pool::give(gathered);
+                return Ok(Flow::Stop);
+            }
+        }
+        let is_text = opcode == Opcode::Text;
+        let utf8 = &mut self.utf8;
+        let mut check = |bytes: &[u8]| !is_text || utf8.feed(bytes).is_ok();
+        let mut inflated = pool::take(compressed.len().saturating_mul(4).min(1 << 20));
+        let result = ext.inflate(compressed, &mut inflated, max_message, &mut check);
+        pool::give(gathered);
+        let flow = match result {
+            Err(e) => Err(e),
+            Ok(()) if is_text && !self.utf8.is_complete() => Err(ProtocolError::InvalidUtf8),
+            Ok(()) => Ok(on_event(Event::Message {
+                opcode,
+                payload: &inflated,
+            })),
+        };
+        pool::give(inflated);
+        flow
     }
 
     fn deliver(

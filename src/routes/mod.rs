@@ -105,7 +105,9 @@ impl App for Router<'_> {
                 let v1 = opened.protocol.is_some();
                 *self.route = match path {
                     RoutePath::Chat(name) => {
-                        let room = ctx.rooms.join(name, conn.key(), conn.id(), v1);
+                        ctx.rooms.deflate_min = ctx.config.deflate_min;
+                        let bits = conn.broadcast_bits();
+                        let room = ctx.rooms.join_with(name, conn.key(), conn.id(), v1, bits);
                         Route::Chat {
                             room: room as u32,
                             v1,

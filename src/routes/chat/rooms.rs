@@ -27,6 +27,9 @@ pub struct Member {
     pub v1: bool,
     /// Set by a v1 `hello`.
     pub name: Option<String>,
+    /// The window its broadcasts are compressed with (permessage-deflate),
+    /// 0 for uncompressed.
+    pub deflate_bits: u8,
     /// `hello`s refused so far (names taken or invalid): bounded, so a
     /// client cannot make the room search for free names forever.
     pub refusals: u8,
@@ -58,6 +61,24 @@ pub struct Room {
     /// Members speaking `wsloop.chat.v1` (plain text needs no JSON copy
     /// when there are none).
     pub v1_count: usize,
+    /// The compressed kinds of member present, each with its round buffer.
+    kinds: Vec<Kind>,
+}
+
+/// Members who get the room's frames compressed with one window size
+/// (RFC 7692), plain or v1: each message is compressed once for all of
+/// them, never per receiver.
+#[derive(Debug)]
+struct Kind {
+    bits: u8,
+    v1: bool,
+    members: usize,
+    /// Frames gathered this round: compressed when worth it, else as the
+    /// uncompressed ones.
+    out: Vec<u8>,
+    /// Anything in `out` compressed? If not, the uncompressed round buffer
+    /// serves these members too.
+    compressed: bool,
 }
 
 impl Room {
@@ -113,12 +134,57 @@ impl Room {
     pub fn has_plain(&self) -> bool {
         self.members.len() > self.v1_count
     }
+
+    /// Gathers one message for the compressed kinds of plain (or v1)
+    /// members: compressed once per window size, or as it is when short.
+    fn gather_compressed(&mut self, v1: bool, opcode: Opcode, payload: &[u8], min: usize) {
+        let worth = crate::deflate::worth_compressing(opcode, payload.len(), min);
+        for kind in self.kinds.iter_mut().filter(|k| k.v1 == v1) {
+            if worth {
+                crate::deflate::compress_frame(kind.bits, opcode, payload, &mut kind.out);
+                kind.compressed = true;
+            } else {
+                frame::encode_frame(&mut kind.out, opcode, payload);
+            }
+        }
+    }
+
+    /// What this room gathered, as one piece of the round; its buffers are
+    /// emptied for what comes next.
+    fn seal(&mut self, index: usize) -> Delivery {
+        let kinds = self
+            .kinds
+            .iter_mut()
+            .map(|k| {
+                let bytes = if k.compressed {
+                    share_round(&mut k.out)
+                } else {
+                    k.out.clear();
+                    if k.out.capacity() > ROUND_BUFFER_KEPT {
+                        k.out = Vec::new();
+                    }
+                    None
+                };
+                k.compressed = false;
+                (k.bits, k.v1, bytes)
+            })
+            .collect();
+        Delivery::Room {
+            index,
+            plain: share_round(&mut self.plain_out),
+            v1: share_round(&mut self.v1_out),
+            kinds,
+        }
+    }
 }
 
 /// How names are compared: two names with the same key are the same name.
 pub fn name_key(name: &str) -> String {
     crate::names::fold(name)
 }
+
+/// A compressed kind's share of a sealed piece: (window bits, v1, bytes).
+type SealedKind = (u8, bool, Option<Rc<[u8]>>);
 
 /// One piece of a round, in the order it was made.
 #[derive(Debug)]
@@ -128,6 +194,9 @@ enum Delivery {
         index: usize,
         plain: Option<Rc<[u8]>>,
         v1: Option<Rc<[u8]>>,
+        /// (window bits, v1, bytes) for compressed kinds; `None` bytes: the
+        /// uncompressed buffer serves them.
+        kinds: Vec<SealedKind>,
     },
     /// Bytes for one connection.
     Direct {
@@ -170,10 +239,25 @@ pub struct Rooms {
     /// Bytes queued this round for one connection, by slab key: with the
     /// connection's own queue, what its backlog will be after the round.
     direct_bytes: HashMap<usize, usize>,
+    /// `--deflate-min`: shorter broadcasts go uncompressed to everyone.
+    pub deflate_min: usize,
 }
 
 impl Rooms {
     pub fn join(&mut self, name: &str, key: usize, id: u64, v1: bool) -> usize {
+        self.join_with(name, key, id, v1, 0)
+    }
+
+    /// Joins a member whose broadcasts are compressed with `deflate_bits`
+    /// (0: uncompressed).
+    pub fn join_with(
+        &mut self,
+        name: &str,
+        key: usize,
+        id: u64,
+        v1: bool,
+        deflate_bits: u8,
+    ) -> usize {
         let index = match self.by_name.get(name) {
             Some(&index) => index,
             None => {
@@ -187,10 +271,27 @@ impl Rooms {
         };
         if let Some(room) = self.rooms.get_mut(index) {
             room.v1_count += usize::from(v1);
+            if deflate_bits != 0 {
+                match room
+                    .kinds
+                    .iter_mut()
+                    .find(|k| k.bits == deflate_bits && k.v1 == v1)
+                {
+                    Some(kind) => kind.members += 1,
+                    None => room.kinds.push(Kind {
+                        bits: deflate_bits,
+                        v1,
+                        members: 1,
+                        out: Vec::new(),
+                        compressed: false,
+                    }),
+                }
+            }
             room.members.push(Member {
                 key,
                 id,
                 v1,
+                deflate_bits,
                 name: None,
                 refusals: 0,
             });
@@ -209,6 +310,18 @@ impl Rooms {
         };
         let gone = room.members.swap_remove(pos);
         room.v1_count -= usize::from(gone.v1);
+        if gone.deflate_bits != 0
+            && let Some(pos) = room
+                .kinds
+                .iter()
+                .position(|k| k.bits == gone.deflate_bits && k.v1 == gone.v1)
+            && let Some(kind) = room.kinds.get_mut(pos)
+        {
+            kind.members -= 1;
+            if kind.members == 0 {
+                room.kinds.swap_remove(pos);
+            }
+        }
         if let Some(name) = &gone.name {
             room.names.remove(&name_key(name));
         }
@@ -263,6 +376,7 @@ impl Rooms {
         self.start_gathering(index);
         if let Some(room) = self.rooms.get_mut(index) {
             frame::encode_frame(&mut room.plain_out, opcode, payload);
+            room.gather_compressed(false, opcode, payload, self.deflate_min);
         }
     }
 
@@ -271,6 +385,7 @@ impl Rooms {
         self.start_gathering(index);
         if let Some(room) = self.rooms.get_mut(index) {
             frame::encode_frame(&mut room.v1_out, Opcode::Text, event.as_bytes());
+            room.gather_compressed(true, Opcode::Text, event.as_bytes(), self.deflate_min);
         }
     }
 
@@ -294,9 +409,7 @@ impl Rooms {
         if room.plain_out.is_empty() && room.v1_out.is_empty() {
             return;
         }
-        let plain = share_round(&mut room.plain_out);
-        let v1 = share_round(&mut room.v1_out);
-        self.round.push(Delivery::Room { index, plain, v1 });
+        self.round.push(room.seal(index));
         self.gathering.retain(|&i| i != index);
     }
 
@@ -306,20 +419,28 @@ impl Rooms {
     pub fn deliver_round(&mut self, mut push: impl FnMut(usize, u64, &Rc<[u8]>)) {
         for index in std::mem::take(&mut self.gathering) {
             if let Some(room) = self.rooms.get_mut(index) {
-                let plain = share_round(&mut room.plain_out);
-                let v1 = share_round(&mut room.v1_out);
-                self.round.push(Delivery::Room { index, plain, v1 });
+                self.round.push(room.seal(index));
             }
         }
         self.direct_bytes.clear();
         for piece in self.round.drain(..) {
             match piece {
-                Delivery::Room { index, plain, v1 } => {
+                Delivery::Room {
+                    index,
+                    plain,
+                    v1,
+                    kinds,
+                } => {
                     let Some(room) = self.rooms.get(index) else {
                         continue;
                     };
                     for m in &room.members {
-                        if let Some(bytes) = if m.v1 { &v1 } else { &plain } {
+                        let compressed = (m.deflate_bits != 0)
+                            .then(|| kinds.iter().find(|k| k.0 == m.deflate_bits && k.1 == m.v1))
+                            .flatten()
+                            .and_then(|k| k.2.as_ref());
+                        let uncompressed = if m.v1 { &v1 } else { &plain };
+                        if let Some(bytes) = compressed.or(uncompressed.as_ref()) {
                             push(m.key, m.id, bytes);
                         }
                     }
