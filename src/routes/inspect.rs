@@ -16,7 +16,7 @@ use crate::handshake;
 pub const SHOWN_BYTES: usize = 64;
 
 /// The first report: the handshake as the server saw and answered it.
-pub fn on_open(conn: &mut Handle, head: &[u8], key: &str) {
+pub fn on_open(conn: &mut Handle, head: &[u8], key: &str, extensions: Option<&str>) {
     let sha1 = handshake::accept_sha1(key);
     let report = json!({
         "type": "handshake",
@@ -25,6 +25,8 @@ pub fn on_open(conn: &mut Handle, head: &[u8], key: &str) {
         "key_guid": format!("{key}{}", handshake::GUID),
         "sha1_hex": hex(&sha1),
         "accept": handshake::accept_key(key),
+        // RFC 7692: the extension answered in the 101 (null: none).
+        "extensions": extensions,
     });
     conn.send_text(&report.to_string());
 }
@@ -76,6 +78,9 @@ pub fn frame_report(header: &FrameHeader, payload: &[u8]) -> serde_json::Value {
         "masked": true,
         "mask_key": hex(&header.mask),
         "payload_len": len,
+        // RFC 7692 §6: RSV1 on a message's first frame = compressed; the
+        // payload shown is then the compressed bytes as they travelled.
+        "compressed": header.rsv & 4 != 0,
         "length_encoding": header.length_encoding.name(),
         "header_hex": hex(&header_bytes),
         "masked_hex": hex(&masked),

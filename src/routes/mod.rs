@@ -121,7 +121,7 @@ impl App for Router<'_> {
                     RoutePath::Upload => Route::Upload,
                     RoutePath::Inspect => {
                         conn.report_frames(true);
-                        inspect::on_open(conn, opened.head, opened.ws_key);
+                        inspect::on_open(conn, opened.head, opened.ws_key, opened.extensions);
                         Route::Inspect
                     }
                 };
