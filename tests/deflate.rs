@@ -303,3 +303,27 @@ fn python_websockets_interoperates_with_deflate() {
     assert!(stdout.trim_end().ends_with("ok"), "{stdout}\n{stderr}");
     print!("{stdout}");
 }
+
+#[test]
+fn inspect_shows_the_extension_rsv1_and_both_lengths() {
+    let server = Server::start(&[]);
+    let mut s = deflate_ws(&server, "/inspect");
+    let (_, open) = read_frame(&mut s);
+    let open: serde_json::Value = serde_json::from_slice(&open).unwrap();
+    assert_eq!(open["extensions"], SHARED_ANSWER);
+    let text = vec![b'q'; 5000];
+    let compressed = compress(&text);
+    s.write_all(&client_frame(0xC1, &compressed)).unwrap();
+    let (_, frame) = read_frame(&mut s);
+    let frame: serde_json::Value = serde_json::from_slice(&frame).unwrap();
+    assert_eq!(frame["rsv1"], true);
+    assert_eq!(frame["compressed"], true);
+    assert_eq!(frame["payload_len"], compressed.len());
+    let (_, inflated) = read_frame(&mut s);
+    let inflated: serde_json::Value = serde_json::from_slice(&inflated).unwrap();
+    assert_eq!(inflated["type"], "inflated");
+    assert_eq!(inflated["compressed_len"], compressed.len());
+    assert_eq!(inflated["inflated_len"], 5000);
+    let (b0, echo) = read_frame(&mut s);
+    assert_eq!((b0, inflate(&echo)), (0xC1, text));
+}

@@ -38,6 +38,31 @@ pub fn on_frame(conn: &mut Handle, header: &FrameHeader, payload: &[u8]) {
     conn.send_text(&report.to_string());
 }
 
+/// 1 + the wire bytes of the compressed data message in progress, after
+/// `header`: RSV1 on a first frame starts one (RFC 7692 §6), continuations
+/// add to it, control frames leave it; 0 when the message is not compressed.
+pub fn compressed_so_far(so_far: u32, header: &FrameHeader) -> u32 {
+    let len = u32::try_from(header.payload_len).unwrap_or(u32::MAX);
+    match header.opcode {
+        Opcode::Text | Opcode::Binary if header.rsv & 4 != 0 => len.saturating_add(1),
+        Opcode::Text | Opcode::Binary => 0,
+        Opcode::Continuation if so_far > 0 => so_far.saturating_add(len),
+        _ => so_far,
+    }
+}
+
+/// A compressed message is complete: how many bytes it took on the wire and
+/// how many it inflated to.
+/// `so_far` is [`compressed_so_far`]'s count.
+pub fn on_inflated(conn: &mut Handle, so_far: u32, inflated: usize) {
+    let report = json!({
+        "type": "inflated",
+        "compressed_len": so_far - 1,
+        "inflated_len": inflated,
+    });
+    conn.send_text(&report.to_string());
+}
+
 pub fn frame_report(header: &FrameHeader, payload: &[u8]) -> serde_json::Value {
     let shown = payload.get(..SHOWN_BYTES).unwrap_or(payload);
     let masked: Vec<u8> = shown
@@ -94,6 +119,34 @@ pub fn frame_report(header: &FrameHeader, payload: &[u8]) -> serde_json::Value {
 mod tests {
     use super::*;
     use crate::frame::LengthEncoding;
+
+    #[test]
+    fn rfc7692_s6_compressed_length_counts_first_frame_and_continuations() {
+        let mut h = FrameHeader {
+            fin: false,
+            rsv: 4,
+            opcode: Opcode::Text,
+            mask: [0; 4],
+            payload_len: 0,
+            length_encoding: LengthEncoding::Bits7,
+            header_len: 6,
+        };
+        let mut so_far = compressed_so_far(0, &h);
+        assert_eq!(
+            so_far, 1,
+            "an empty compressed first frame still starts one"
+        );
+        h.rsv = 0;
+        h.opcode = Opcode::Ping;
+        h.payload_len = 4;
+        so_far = compressed_so_far(so_far, &h);
+        h.opcode = Opcode::Continuation;
+        h.payload_len = 7;
+        so_far = compressed_so_far(so_far, &h);
+        assert_eq!(so_far - 1, 7);
+        h.opcode = Opcode::Binary;
+        assert_eq!(compressed_so_far(so_far, &h), 0, "a plain message");
+    }
 
     #[test]
     fn inspect_reports_the_rfc_hello_frame() {

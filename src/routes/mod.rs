@@ -122,7 +122,7 @@ impl App for Router<'_> {
                     RoutePath::Inspect => {
                         conn.report_frames(true);
                         inspect::on_open(conn, opened.head, opened.ws_key, opened.extensions);
-                        Route::Inspect
+                        Route::Inspect { compressed: 0 }
                     }
                 };
             }
@@ -132,12 +132,22 @@ impl App for Router<'_> {
                 }
                 // The echo is the whole of `/echo`; `/inspect` echoes after
                 // its frame reports.
-                Route::Echo | Route::Inspect => conn.send(opcode, payload),
+                Route::Echo => conn.send(opcode, payload),
+                Route::Inspect { compressed } => {
+                    if compressed > 0 {
+                        inspect::on_inflated(conn, compressed, payload.len());
+                    }
+                    *self.route = Route::Inspect { compressed: 0 };
+                    conn.send(opcode, payload)
+                }
                 Route::Guest => guest::on_message(conn, &mut ctx),
                 Route::Upload => upload::on_message(conn, opcode, payload, &mut ctx),
                 Route::None => {}
             },
-            (AppEvent::Frame { header, payload }, Route::Inspect) => {
+            (AppEvent::Frame { header, payload }, Route::Inspect { compressed }) => {
+                *self.route = Route::Inspect {
+                    compressed: inspect::compressed_so_far(compressed, header),
+                };
                 inspect::on_frame(conn, header, payload)
             }
             (AppEvent::Timer, Route::Guest) => guest::on_timer(conn, &mut ctx),
@@ -177,7 +187,11 @@ pub enum Route {
     Echo,
     Guest,
     Upload,
-    Inspect,
+    /// `/inspect`; `compressed`: 1 + the wire bytes of the compressed
+    /// message in progress (RFC 7692), 0 when none.
+    Inspect {
+        compressed: u32,
+    },
 }
 
 /// A route found by its path, before any room exists for it.
