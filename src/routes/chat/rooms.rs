@@ -16,6 +16,9 @@ use slab::Slab;
 
 use crate::frame::{self, Opcode};
 
+#[path = "rooms_kinds.rs"]
+mod kinds;
+
 /// A room keeps at most this much of its round buffers between rounds.
 const ROUND_BUFFER_KEPT: usize = 64 * 1024;
 
@@ -62,23 +65,7 @@ pub struct Room {
     /// when there are none).
     pub v1_count: usize,
     /// The compressed kinds of member present, each with its round buffer.
-    kinds: Vec<Kind>,
-}
-
-/// Members who get the room's frames compressed with one window size
-/// (RFC 7692), plain or v1: each message is compressed once for all of
-/// them, never per receiver.
-#[derive(Debug)]
-struct Kind {
-    bits: u8,
-    v1: bool,
-    members: usize,
-    /// Frames gathered this round: compressed when worth it, else as the
-    /// uncompressed ones.
-    out: Vec<u8>,
-    /// Anything in `out` compressed? If not, the uncompressed round buffer
-    /// serves these members too.
-    compressed: bool,
+    kinds: Vec<kinds::Kind>,
 }
 
 impl Room {
@@ -134,57 +121,12 @@ impl Room {
     pub fn has_plain(&self) -> bool {
         self.members.len() > self.v1_count
     }
-
-    /// Gathers one message for the compressed kinds of plain (or v1)
-    /// members: compressed once per window size, or as it is when short.
-    fn gather_compressed(&mut self, v1: bool, opcode: Opcode, payload: &[u8], min: usize) {
-        let worth = crate::deflate::worth_compressing(opcode, payload.len(), min);
-        for kind in self.kinds.iter_mut().filter(|k| k.v1 == v1) {
-            if worth {
-                crate::deflate::compress_frame(kind.bits, opcode, payload, &mut kind.out);
-                kind.compressed = true;
-            } else {
-                frame::encode_frame(&mut kind.out, opcode, payload);
-            }
-        }
-    }
-
-    /// What this room gathered, as one piece of the round; its buffers are
-    /// emptied for what comes next.
-    fn seal(&mut self, index: usize) -> Delivery {
-        let kinds = self
-            .kinds
-            .iter_mut()
-            .map(|k| {
-                let bytes = if k.compressed {
-                    share_round(&mut k.out)
-                } else {
-                    k.out.clear();
-                    if k.out.capacity() > ROUND_BUFFER_KEPT {
-                        k.out = Vec::new();
-                    }
-                    None
-                };
-                k.compressed = false;
-                (k.bits, k.v1, bytes)
-            })
-            .collect();
-        Delivery::Room {
-            index,
-            plain: share_round(&mut self.plain_out),
-            v1: share_round(&mut self.v1_out),
-            kinds,
-        }
-    }
 }
 
 /// How names are compared: two names with the same key are the same name.
 pub fn name_key(name: &str) -> String {
     crate::names::fold(name)
 }
-
-/// A compressed kind's share of a sealed piece: (window bits, v1, bytes).
-type SealedKind = (u8, bool, Option<Rc<[u8]>>);
 
 /// One piece of a round, in the order it was made.
 #[derive(Debug)]
@@ -196,7 +138,7 @@ enum Delivery {
         v1: Option<Rc<[u8]>>,
         /// (window bits, v1, bytes) for compressed kinds; `None` bytes: the
         /// uncompressed buffer serves them.
-        kinds: Vec<SealedKind>,
+        kinds: Vec<kinds::SealedKind>,
     },
     /// Bytes for one connection.
     Direct {
@@ -271,22 +213,7 @@ impl Rooms {
         };
         if let Some(room) = self.rooms.get_mut(index) {
             room.v1_count += usize::from(v1);
-            if deflate_bits != 0 {
-                match room
-                    .kinds
-                    .iter_mut()
-                    .find(|k| k.bits == deflate_bits && k.v1 == v1)
-                {
-                    Some(kind) => kind.members += 1,
-                    None => room.kinds.push(Kind {
-                        bits: deflate_bits,
-                        v1,
-                        members: 1,
-                        out: Vec::new(),
-                        compressed: false,
-                    }),
-                }
-            }
+            room.add_kind(deflate_bits, v1);
             room.members.push(Member {
                 key,
                 id,
@@ -310,18 +237,7 @@ impl Rooms {
         };
         let gone = room.members.swap_remove(pos);
         room.v1_count -= usize::from(gone.v1);
-        if gone.deflate_bits != 0
-            && let Some(pos) = room
-                .kinds
-                .iter()
-                .position(|k| k.bits == gone.deflate_bits && k.v1 == gone.v1)
-            && let Some(kind) = room.kinds.get_mut(pos)
-        {
-            kind.members -= 1;
-            if kind.members == 0 {
-                room.kinds.swap_remove(pos);
-            }
-        }
+        room.remove_kind(gone.deflate_bits, gone.v1);
         if let Some(name) = &gone.name {
             room.names.remove(&name_key(name));
         }
@@ -435,10 +351,7 @@ impl Rooms {
                         continue;
                     };
                     for m in &room.members {
-                        let compressed = (m.deflate_bits != 0)
-                            .then(|| kinds.iter().find(|k| k.0 == m.deflate_bits && k.1 == m.v1))
-                            .flatten()
-                            .and_then(|k| k.2.as_ref());
+                        let compressed = kinds::pick(&kinds, m);
                         let uncompressed = if m.v1 { &v1 } else { &plain };
                         if let Some(bytes) = compressed.or(uncompressed.as_ref()) {
                             push(m.key, m.id, bytes);
@@ -452,58 +365,5 @@ impl Rooms {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn rooms_gather_one_shared_buffer_per_round() {
-        let mut rooms = Rooms::default();
-        let lobby = rooms.join("lobby", 1, 11, false);
-        assert_eq!(rooms.join("lobby", 2, 12, false), lobby);
-        let other = rooms.join("other", 3, 13, false);
-        assert_ne!(lobby, other);
-        rooms.queue_plain(lobby, Opcode::Text, b"one");
-        rooms.queue_plain(lobby, Opcode::Text, b"two");
-        let mut got = Vec::new();
-        rooms.deliver_round(|key, _, bytes| got.push((key, bytes.clone())));
-        assert_eq!(got.len(), 2, "one delivery per lobby member");
-        assert_eq!(&got[0].1[..], b"\x81\x03one\x81\x03two");
-        assert!(Rc::ptr_eq(&got[0].1, &got[1].1), "one shared buffer");
-        let mut again = 0;
-        rooms.deliver_round(|_, _, _| again += 1);
-        assert_eq!(again, 0);
-        rooms.leave(other, 3);
-        assert!(rooms.get(other).is_none());
-    }
-
-    #[test]
-    fn a_direct_message_keeps_its_place_between_broadcasts() {
-        let mut rooms = Rooms::default();
-        let lobby = rooms.join("lobby", 1, 11, false);
-        rooms.join("lobby", 2, 12, false);
-        rooms.queue_plain(lobby, Opcode::Text, b"before");
-        rooms.queue_direct(lobby, 2, 12, shared_text(b"direct"));
-        rooms.queue_plain(lobby, Opcode::Text, b"after");
-        let mut to_two = Vec::new();
-        rooms.deliver_round(|key, _, bytes| {
-            if key == 2 {
-                to_two.extend_from_slice(bytes);
-            }
-        });
-        assert_eq!(to_two, b"\x81\x06before\x81\x06direct\x81\x05after");
-    }
-
-    #[test]
-    fn names_are_claimed_once_and_freed_on_leave() {
-        let mut rooms = Rooms::default();
-        let lobby = rooms.join("lobby", 1, 11, true);
-        rooms.join("lobby", 2, 12, true);
-        let room = rooms.get_mut(lobby).unwrap();
-        assert!(room.claim_name(1, "alice"));
-        assert!(!room.claim_name(2, "alice"));
-        assert!(!room.claim_name(2, "ALICE"), "compared case-folded");
-        assert_eq!(room.find_by_name("Alice").map(|m| m.key), Some(1));
-        rooms.leave(lobby, 1);
-        assert!(rooms.get_mut(lobby).unwrap().claim_name(2, "alice"));
-    }
-}
+#[path = "rooms_tests.rs"]
+mod tests;
