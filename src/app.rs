@@ -52,6 +52,8 @@ pub struct Opened<'a> {
     pub head: &'a [u8],
     /// The client's `Sec-WebSocket-Key`.
     pub ws_key: &'a str,
+    /// `Sec-WebSocket-Extensions` as answered in the 101 (RFC 7692), if any.
+    pub extensions: Option<&'a str>,
 }
 
 /// What the server does with connections: its routes.
@@ -82,6 +84,9 @@ pub struct Handle<'a> {
     pub(crate) close: Option<(u16, String)>,
     /// False once the connection left `Open`: nothing may be sent.
     pub(crate) open: bool,
+    /// permessage-deflate as agreed, and `--deflate-min`.
+    pub(crate) deflate: Option<crate::deflate::Agreed>,
+    pub(crate) deflate_min: usize,
 }
 
 impl Handle<'_> {
@@ -101,10 +106,32 @@ impl Handle<'_> {
     }
 
     /// Queues one whole message as a single FIN frame.
+    /// Compressed (RFC 7692) when the connection agreed on deflate and the
+    /// message is worth it.
     pub fn send(&mut self, opcode: Opcode, payload: &[u8]) {
-        if self.open {
-            queue_frame(self.out, self.id, opcode, payload);
+        if !self.open {
+            return;
         }
+        match self.deflate {
+            Some(agreed)
+                if crate::deflate::worth_compressing(opcode, payload.len(), self.deflate_min) =>
+            {
+                queue_compressed(
+                    self.out,
+                    self.id,
+                    agreed.server_window_bits,
+                    opcode,
+                    payload,
+                )
+            }
+            _ => queue_frame(self.out, self.id, opcode, payload),
+        }
+    }
+
+    /// The window this client's broadcasts are compressed with (0: sent
+    /// uncompressed), for the room it joins.
+    pub fn broadcast_bits(&self) -> u8 {
+        crate::deflate::broadcast_bits(self.deflate.as_ref())
     }
 
     pub fn send_text(&mut self, text: &str) {
@@ -157,6 +184,30 @@ pub(crate) fn queue_frame(out: &mut OutQueue, id: u64, opcode: Opcode, payload: 
         frame::encode_header(&mut header, opcode, payload.len());
         out.push_large_frame(&header, payload);
     }
+}
+
+/// Queues one compressed FIN frame (RSV1 set) on `out`.
+pub(crate) fn queue_compressed(
+    out: &mut OutQueue,
+    id: u64,
+    bits: u8,
+    opcode: Opcode,
+    payload: &[u8],
+) {
+    if payload.len() < LARGE_PAYLOAD {
+        out.append(|buf| crate::deflate::compress_frame(bits, opcode, payload, buf));
+    } else {
+        let mut buf = crate::pool::take(payload.len() / 2 + 64);
+        crate::deflate::compress_frame(bits, opcode, payload, &mut buf);
+        out.push_sealed(buf);
+    }
+    trace!(
+        "> #{} FIN RSV1 {} unmasked inflated len={} {}",
+        id,
+        opcode.name(),
+        payload.len(),
+        first_bytes(payload)
+    );
 }
 
 /// The first bytes of a payload for the frame log: text when printable,

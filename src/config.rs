@@ -44,6 +44,12 @@ pub struct Config {
     /// this much time (or be done), else close 1008: a trickle cannot hold
     /// a buffer forever.
     pub message_timeout: Duration,
+    /// permessage-deflate (RFC 7692, `deflate`): shared or off.
+    pub deflate: crate::deflate::negotiate::Mode,
+    /// Messages shorter than this are sent uncompressed.
+    pub deflate_min: usize,
+    /// LZ77 window bits for `dedicated` mode (9..=15).
+    pub deflate_window: u8,
 }
 
 /// The least a message in progress must grow by per --message-timeout.
@@ -55,6 +61,9 @@ impl Default for Config {
             host: IpAddr::from([127, 0, 0, 1]),
             port: 8080,
             max_message: 16 << 20,
+            deflate: crate::deflate::negotiate::Mode::Shared,
+            deflate_min: 1024,
+            deflate_window: 12,
             operator: false,
             push_interval: (Duration::from_secs(3), Duration::from_secs(8)),
             uploads: PathBuf::from("uploads"),
@@ -123,6 +132,12 @@ usage: wsloop [options]
                             = 512 MiB; broadcast bytes count once per queue)
   --message-timeout SECS    a message in progress must grow by 16 KiB per this time
                             or be done, else close 1008 (default 30)
+  --deflate MODE            permessage-deflate (RFC 7692): shared = one loop-wide
+                            compressor, reset after each message, no deflate state
+                            per connection; off = decline (default shared;
+                            dedicated, with context takeover, is not done yet)
+  --deflate-min BYTES       shorter messages are sent uncompressed (default 1024)
+  --deflate-window BITS     LZ77 window for dedicated mode, 9..15 (default 12)
   -h, --help                this text
 
 Sizes take a unit: 64KiB, 16MiB, 1GiB (also K, M, G; all binary).
@@ -202,6 +217,26 @@ pub fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Command, Str
                     return Err("--output-buffer must be at least 4096".into());
                 }
             }
+            "--deflate" => {
+                use crate::deflate::negotiate::Mode;
+                config.deflate = match value()?.as_str() {
+                    "shared" => Mode::Shared,
+                    "off" => Mode::Off,
+                    "dedicated" => {
+                        return Err("--deflate dedicated is not implemented yet \
+                                    (issue #11); use shared or off"
+                            .into());
+                    }
+                    v => return Err(format!("--deflate: want shared or off: {v}")),
+                };
+            }
+            "--deflate-min" => config.deflate_min = bytes(&flag, &value()?)?,
+            "--deflate-window" => {
+                config.deflate_window = number(&flag, &value()?)?;
+                if !(9..=15).contains(&config.deflate_window) {
+                    return Err("--deflate-window must be 9 to 15".into());
+                }
+            }
             _ => return Err(format!("unknown option {arg} (see --help)")),
         }
     }
@@ -262,95 +297,5 @@ fn interval(v: &str) -> Result<(Duration, Duration), String> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn parse(args: &[&str]) -> Result<Config, String> {
-        match parse_args(args.iter().map(|s| s.to_string()))? {
-            Command::Run(c) => Ok(*c),
-            Command::Help => Err("help".into()),
-        }
-    }
-
-    #[test]
-    fn defaults_bind_loopback_8080() {
-        let c = parse(&[]).unwrap();
-        assert_eq!(c.host.to_string(), "127.0.0.1");
-        assert_eq!(c.port, 8080);
-        assert_eq!(c.max_message, 16 << 20);
-    }
-
-    #[test]
-    fn flags_with_space_or_equals() {
-        let c = parse(&[
-            "--port",
-            "0",
-            "--max-message=1024",
-            "--push-interval",
-            "100-200",
-        ])
-        .unwrap();
-        assert_eq!(c.port, 0);
-        assert_eq!(c.max_message, 1024);
-        assert_eq!(c.push_interval.1, Duration::from_millis(200));
-        let c = parse(&["--close-timeout", "500ms", "--idle-timeout=2.5"]).unwrap();
-        assert_eq!(c.close_timeout, Duration::from_millis(500));
-        assert_eq!(c.idle_timeout, Duration::from_millis(2500));
-        let c = parse(&[
-            "--upload-files=3",
-            "--upload-bytes",
-            "1_000",
-            "--uploads-max=5000",
-            "--upload-queue=4096",
-            "--output-buffer=65536",
-        ])
-        .unwrap();
-        let l = c.upload_limits;
-        assert_eq!(
-            (
-                l.files_per_connection,
-                l.bytes_per_connection,
-                l.total_bytes,
-                l.queue_bytes
-            ),
-            (3, 1000, 5000, 4096)
-        );
-        assert_eq!(c.output_buffer, 65536);
-    }
-
-    #[test]
-    fn sizes_take_binary_units() {
-        let c = parse(&[
-            "--max-memory",
-            "256MiB",
-            "--max-message=64KiB",
-            "--max-backlog",
-            "1G",
-        ])
-        .unwrap();
-        assert_eq!(c.max_memory, 256 << 20);
-        assert_eq!(c.max_message, 64 << 10);
-        assert_eq!(c.max_backlog, 1 << 30);
-        assert!(parse(&["--max-memory", "12XB"]).is_err());
-        assert!(parse(&["--max-memory", "99999999999GiB"]).is_err());
-    }
-
-    #[test]
-    fn bad_flags_are_one_line_errors() {
-        for args in [
-            &["--port", "70000"][..],
-            &["--port"],
-            &["--nope"],
-            &["--host", "example.com"],
-            &["--push-interval", "9-3"],
-            &["--idle-timeout", "-1"],
-            &["--max-message", "0"],
-            &["--output-buffer", "10"],
-            &["--upload-queue", "1"],
-            &["--upload-files", "-1"],
-        ] {
-            let err = parse(args).unwrap_err();
-            assert!(!err.contains('\n'), "{err}");
-        }
-    }
-}
+#[path = "config_tests.rs"]
+mod tests;

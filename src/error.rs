@@ -59,6 +59,12 @@ pub enum ProtocolError {
     UnmaskedFrame,
     /// §5.2: RSV1-3 set while no extension was negotiated.
     ReservedBits(u8),
+    /// RFC 7692 §6.1: RSV1 ("compressed") belongs on the first frame of a
+    /// data message only, never on a continuation or a control frame.
+    Rsv1NotOnFirstFrame,
+    /// RFC 7692 §6.2 / RFC 6455 §7.4.1 (1007): a compressed message that is
+    /// not valid DEFLATE data.
+    InvalidCompressedData,
     /// §5.2: opcodes 0x3-0x7 and 0xB-0xF are reserved.
     ReservedOpcode(u8),
     /// §5.2: a 64-bit payload length with its most significant bit set.
@@ -93,7 +99,9 @@ impl ProtocolError {
     /// The close code this error fails the connection with.
     pub fn close_code(&self) -> u16 {
         match self {
-            ProtocolError::InvalidUtf8 => close_code::INVALID_PAYLOAD,
+            ProtocolError::InvalidUtf8 | ProtocolError::InvalidCompressedData => {
+                close_code::INVALID_PAYLOAD
+            }
             ProtocolError::MessageTooBig { .. } => close_code::MESSAGE_TOO_BIG,
             ProtocolError::OutputBacklog(_) | ProtocolError::MessageStalled => {
                 close_code::POLICY_VIOLATION
@@ -111,6 +119,10 @@ impl fmt::Display for ProtocolError {
             ProtocolError::ReservedBits(bits) => {
                 write!(f, "reserved bits {bits:03b} set without an extension")
             }
+            ProtocolError::Rsv1NotOnFirstFrame => {
+                write!(f, "RSV1 (compressed) on a continuation or control frame")
+            }
+            ProtocolError::InvalidCompressedData => write!(f, "compressed data does not inflate"),
             ProtocolError::ReservedOpcode(op) => write!(f, "reserved opcode 0x{op:X}"),
             ProtocolError::LengthTopBitSet => write!(f, "64-bit length with top bit set"),
             ProtocolError::FragmentedControlFrame => write!(f, "fragmented control frame"),

@@ -107,8 +107,8 @@ impl LengthEncoding {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct FrameHeader {
     pub fin: bool,
-    /// RSV1..RSV3 as bits 0b100, 0b010, 0b001 (kept for the inspector; always 0
-    /// after validation because no extension is negotiated).
+    /// RSV1..RSV3 as bits 0b100, 0b010, 0b001. Only RSV1 may be set, and
+    /// only when permessage-deflate was negotiated (RFC 7692 §6).
     pub rsv: u8,
     pub opcode: Opcode,
     /// The 32-bit masking key (§5.3). Client frames always carry one.
@@ -132,6 +132,13 @@ impl FrameHeader {
     /// breaks a MUST of §5 and the connection must be failed with the
     /// error's close code.
     pub fn parse(buf: &[u8]) -> Result<Option<FrameHeader>, ProtocolError> {
+        FrameHeader::parse_with(buf, 0)
+    }
+
+    /// [`FrameHeader::parse`] on a connection whose extension defines the
+    /// reserved bits in `allowed_rsv` (0b100: RSV1, permessage-deflate).
+    /// RSV1 on a control frame is still an error (RFC 7692 §6.1).
+    pub fn parse_with(buf: &[u8], allowed_rsv: u8) -> Result<Option<FrameHeader>, ProtocolError> {
         let (b0, b1) = match buf {
             [b0, b1, ..] => (*b0, *b1),
             _ => return Ok(None),
@@ -139,10 +146,13 @@ impl FrameHeader {
         let fin = b0 & 0x80 != 0;
         let rsv = (b0 >> 4) & 0x07;
         // §5.2: RSV1-3 MUST be 0 unless an extension defining them was negotiated.
-        if rsv != 0 {
+        if rsv & !allowed_rsv != 0 {
             return Err(ProtocolError::ReservedBits(rsv));
         }
         let opcode = Opcode::from_bits(b0 & 0x0F)?;
+        if rsv != 0 && opcode.is_control() {
+            return Err(ProtocolError::Rsv1NotOnFirstFrame);
+        }
         // §5.1: the server MUST close the connection on an unmasked client frame.
         if b1 & 0x80 == 0 {
             return Err(ProtocolError::UnmaskedFrame);
@@ -199,7 +209,13 @@ impl FrameHeader {
 /// Appends a server frame header to `out`: FIN set, never masked (§5.1:
 /// "A server MUST NOT mask any frames"), with the shortest length encoding.
 pub fn encode_header(out: &mut Vec<u8>, opcode: Opcode, payload_len: usize) {
-    let b0 = 0x80 | opcode.bits();
+    encode_header_rsv(out, opcode, 0, payload_len);
+}
+
+/// [`encode_header`] with reserved bits set (`0b100`: RSV1, the first
+/// frame of a compressed message, RFC 7692 §6).
+pub fn encode_header_rsv(out: &mut Vec<u8>, opcode: Opcode, rsv: u8, payload_len: usize) {
+    let b0 = 0x80 | ((rsv & 0x07) << 4) | opcode.bits();
     if payload_len < 126 {
         out.extend_from_slice(&[b0, payload_len as u8]);
     } else if payload_len <= usize::from(u16::MAX) {

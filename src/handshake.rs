@@ -254,7 +254,12 @@ pub fn accept_sha1(key: &str) -> [u8; 20] {
 }
 
 /// Appends the `101 Switching Protocols` response (§4.2.2 step 5).
-pub fn write_switching_protocols(out: &mut Vec<u8>, accept: &str, protocol: Option<&str>) {
+pub fn write_switching_protocols(
+    out: &mut Vec<u8>,
+    accept: &str,
+    protocol: Option<&str>,
+    extensions: Option<&str>,
+) {
     out.extend_from_slice(
         b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ",
     );
@@ -262,6 +267,11 @@ pub fn write_switching_protocols(out: &mut Vec<u8>, accept: &str, protocol: Opti
     if let Some(protocol) = protocol {
         out.extend_from_slice(b"\r\nSec-WebSocket-Protocol: ");
         out.extend_from_slice(protocol.as_bytes());
+    }
+    // §9.1, RFC 7692 §5: the one extension the server accepted, if any.
+    if let Some(extensions) = extensions {
+        out.extend_from_slice(b"\r\nSec-WebSocket-Extensions: ");
+        out.extend_from_slice(extensions.as_bytes());
     }
     out.extend_from_slice(b"\r\n\r\n");
 }

@@ -11,6 +11,7 @@ pub mod app;
 pub mod clock;
 pub mod config;
 pub mod connection;
+pub mod deflate;
 pub mod error;
 pub mod frame;
 pub mod handshake;

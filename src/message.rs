@@ -13,6 +13,10 @@ use crate::frame::{FrameHeader, MAX_HEADER_LEN, Opcode, unmask};
 use crate::pool;
 use crate::utf8::Utf8Validator;
 
+#[path = "message_inflate.rs"]
+mod inflate;
+pub use inflate::Inflate;
+
 /// What the reader hands to the connection.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Event<'a> {
@@ -61,6 +65,8 @@ pub struct FrameReader {
     utf8: Utf8Validator,
     /// A control frame's payload split across reads.
     control: Vec<u8>,
+    /// The message in progress had RSV1 on its first frame (compressed).
+    compressed: bool,
     /// Emit [`Event::Frame`] for every frame.
     pub observe_frames: bool,
 }
@@ -70,15 +76,29 @@ impl FrameReader {
     /// the first protocol error, or when `on_event` returns [`Flow::Stop`].
     pub fn feed(
         &mut self,
-        mut data: &mut [u8],
+        data: &mut [u8],
         max_message: u64,
         on_event: &mut dyn FnMut(Event<'_>) -> Flow,
     ) -> Result<Flow, ProtocolError> {
+        self.feed_with(data, max_message, None, on_event)
+    }
+
+    /// [`FrameReader::feed`] on a connection with an extension: RSV1 is
+    /// allowed on the first frame of a data message, and such a message is
+    /// handed to `ext` whole before it is delivered.
+    pub fn feed_with(
+        &mut self,
+        mut data: &mut [u8],
+        max_message: u64,
+        mut ext: Option<&mut dyn Inflate>,
+        on_event: &mut dyn FnMut(Event<'_>) -> Flow,
+    ) -> Result<Flow, ProtocolError> {
+        let allowed_rsv = if ext.is_some() { 0b100 } else { 0 };
         loop {
             let header = match self.current {
                 Some(header) => header,
                 None => {
-                    let Some((header, used)) = self.take_header(data)? else {
+                    let Some((header, used)) = self.take_header(data, allowed_rsv)? else {
                         return Ok(Flow::Continue);
                     };
                     data = &mut data[used..];
@@ -92,7 +112,8 @@ impl FrameReader {
             let take = usize::try_from(remaining).map_or(data.len(), |r| r.min(data.len()));
             let (chunk, rest) = std::mem::take(&mut data).split_at_mut(take);
             data = rest;
-            if self.payload_chunk(&header, chunk, on_event)? == Flow::Stop {
+            let ext = ext.as_deref_mut().map(|e| e as &mut dyn Inflate);
+            if self.payload_chunk(&header, chunk, max_message, ext, on_event)? == Flow::Stop {
                 return Ok(Flow::Stop);
             }
             if data.is_empty() {
@@ -114,9 +135,13 @@ impl FrameReader {
 
     /// Parses the next header, joining it with bytes kept from the last
     /// read. Returns the header and how many bytes of `data` it used.
-    fn take_header(&mut self, data: &[u8]) -> Result<Option<(FrameHeader, usize)>, ProtocolError> {
+    fn take_header(
+        &mut self,
+        data: &[u8],
+        allowed_rsv: u8,
+    ) -> Result<Option<(FrameHeader, usize)>, ProtocolError> {
         if self.header_len == 0 {
-            if let Some(header) = FrameHeader::parse(data)? {
+            if let Some(header) = FrameHeader::parse_with(data, allowed_rsv)? {
                 return Ok(Some((header, header.header_len)));
             }
             // Not a whole header: fewer than 14 bytes, keep them.
@@ -127,7 +152,7 @@ impl FrameReader {
         let had = usize::from(self.header_len);
         let add = (MAX_HEADER_LEN - had).min(data.len());
         self.header_buf[had..had + add].copy_from_slice(&data[..add]);
-        match FrameHeader::parse(&self.header_buf[..had + add])? {
+        match FrameHeader::parse_with(&self.header_buf[..had + add], allowed_rsv)? {
             Some(header) => {
                 self.header_len = 0;
                 Ok(Some((header, header.header_len - had)))
@@ -154,11 +179,17 @@ impl FrameReader {
                     });
                 }
                 self.message_opcode = Some(header.opcode);
+                // RFC 7692 §6: RSV1 on the first frame marks the message.
+                self.compressed = header.rsv & 0b100 != 0;
                 self.utf8.reset();
             }
             Opcode::Continuation => {
                 if self.message_opcode.is_none() {
                     return Err(ProtocolError::UnexpectedContinuation);
+                }
+                // RFC 7692 §6.1: only the first frame carries RSV1.
+                if header.rsv != 0 {
+                    return Err(ProtocolError::Rsv1NotOnFirstFrame);
                 }
                 let size = self.message.len() as u64 + header.payload_len;
                 if size > max_message {
@@ -178,6 +209,8 @@ impl FrameReader {
         &mut self,
         header: &FrameHeader,
         chunk: &mut [u8],
+        max_message: u64,
+        ext: Option<&mut dyn Inflate>,
         on_event: &mut dyn FnMut(Event<'_>) -> Flow,
     ) -> Result<Flow, ProtocolError> {
         let offset = self.received;
@@ -203,7 +236,8 @@ impl FrameReader {
 
         // §8.1: text is checked as it arrives, so an invalid byte fails the
         // connection at once. Pure ASCII needs no further look.
-        let is_text = self.message_opcode == Some(Opcode::Text);
+        // A compressed message is checked as it inflates, at its end.
+        let is_text = self.message_opcode == Some(Opcode::Text) && !self.compressed;
         if is_text && (!ascii || !self.utf8.is_complete()) && self.utf8.feed(chunk).is_err() {
             return Err(ProtocolError::InvalidUtf8);
         }
@@ -243,6 +277,17 @@ impl FrameReader {
             return Err(ProtocolError::InvalidUtf8);
         }
         let opcode = self.message_opcode.take().unwrap_or(Opcode::Binary);
+        if std::mem::take(&mut self.compressed) {
+            return self.inflate_and_deliver(
+                header,
+                opcode,
+                chunk,
+                single_read,
+                max_message,
+                ext,
+                on_event,
+            );
+        }
         if single_read {
             // The fast path: the whole message is in this read's buffer.
             return Ok(self.deliver(header, opcode, chunk, on_event));

@@ -87,6 +87,12 @@ impl OutQueue {
         self.chunks.push_back(Chunk::Sealed(buf));
     }
 
+    /// Queues a buffer of its own (a large frame encoded elsewhere).
+    pub fn push_sealed(&mut self, buf: Vec<u8>) {
+        self.queued += buf.len();
+        self.chunks.push_back(Chunk::Sealed(buf));
+    }
+
     /// Queues a shared buffer (a broadcast).
     pub fn push_shared(&mut self, bytes: Rc<[u8]>) {
         if bytes.is_empty() {

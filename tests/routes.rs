@@ -701,6 +701,7 @@ fn expected_report(frame: &[u8], payload: &[u8]) -> Value {
         "masked": true,
         "mask_key": "12345678",
         "payload_len": payload.len(),
+        "compressed": false,
         "length_encoding": encoding,
         "header_hex": hex(&frame[..header_len]),
         "masked_hex": hex(&masked[..shown]),

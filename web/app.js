@@ -146,7 +146,8 @@
     } else if (s === 'CONNECTING') {
       el.detail.textContent = 'connecting to ' + (ws ? ws.url : '') + '…';
     } else if (s === 'OPEN') {
-      el.detail.textContent = ws.url + (ws.protocol ? ' (' + ws.protocol + ')' : '') + (myName ? ' as ' + myName : '');
+      el.detail.textContent = ws.url + (ws.protocol ? ' (' + ws.protocol + ')' : '') + (myName ? ' as ' + myName : '') +
+        (ws.extensions.includes('permessage-deflate') ? ' · compressed' : '');
     } else if (s === 'CLOSING') {
       el.detail.textContent = 'closing…';
     } else {
@@ -222,7 +223,8 @@
       everOpened = true;
       backoff = BACKOFF_MIN;
       el.closeInfo.hidden = true;
-      sys('connected to ' + sock.url + (sock.protocol ? ' (subprotocol ' + sock.protocol + ')' : ''));
+      sys('connected to ' + sock.url + (sock.protocol ? ' (subprotocol ' + sock.protocol + ')' : '') +
+        (sock.extensions ? ', compressed: ' + sock.extensions : ', not compressed'));
       if (mode === 'chat') {
         if (sock.protocol === SUBPROTOCOL) {
           sendJSON({ type: 'hello', name: el.name.value.trim() });

@@ -79,6 +79,9 @@ pub struct Connection {
     /// Parse state carried between reads; boxed and created only when a
     /// read ends inside a frame, so an idle connection carries none.
     reader: Option<Box<FrameReader>>,
+    /// permessage-deflate as agreed in the 101 (RFC 7692): 4 bytes, and no
+    /// deflate state — the loop's shared codec does the work.
+    pub deflate: Option<crate::deflate::Agreed>,
     /// The request head while it arrives in pieces.
     head: Vec<u8>,
     pub out: OutQueue,
@@ -111,6 +114,7 @@ impl Connection {
             report_frames: false,
             close_request: None,
             reader: None,
+            deflate: None,
             head: Vec::new(),
             out: OutQueue::default(),
             connected_secs,
@@ -151,7 +155,14 @@ impl Connection {
         // Frame events feed the inspector and the `RUST_LOG=trace` frame log.
         reader.observe_frames = self.report_frames || log::log_enabled!(log::Level::Trace);
         let max = env.config.max_message;
-        let result = reader.feed(data, max, &mut |event| self.on_event(key, event, env, app));
+        let mut shared = crate::deflate::SharedInflate;
+        let ext = self
+            .deflate
+            .is_some()
+            .then_some(&mut shared as &mut dyn crate::message::Inflate);
+        let result = reader.feed_with(data, max, ext, &mut |event| {
+            self.on_event(key, event, env, app)
+        });
         // Keep parse state only while a frame is unfinished, and never once
         // the connection stopped reading (a close arrived or was sent).
         let idle = boxed
@@ -295,6 +306,8 @@ impl Connection {
             report_frames: &mut self.report_frames,
             close: None,
             open: self.phase == Phase::Open,
+            deflate: self.deflate,
+            deflate_min: env.config.deflate_min,
         };
         f(app, &mut handle);
         if let Some(close) = handle.close.take()

@@ -6,6 +6,7 @@ use log::{debug, info};
 
 use super::{Connection, Env, Phase};
 use crate::app::{App, AppEvent, Opened, printable};
+use crate::deflate::{Mode, negotiate};
 use crate::error::HandshakeError;
 use crate::handshake::{self, MAX_HEAD_LEN, Request};
 use crate::http;
@@ -107,6 +108,7 @@ impl Connection {
             }
         }
         let protocol = app.accept(req.path(), &upgrade.protocols)?;
+        let extension = self.negotiate_deflate(req, env)?;
         if protocol.is_none() && !upgrade.protocols.is_empty() {
             debug!(
                 "#{} offered subprotocols {:?}; none selected",
@@ -122,8 +124,9 @@ impl Connection {
             printable(upgrade.key),
             accept
         );
-        self.out
-            .append(|buf| handshake::write_switching_protocols(buf, &accept, protocol));
+        self.out.append(|buf| {
+            handshake::write_switching_protocols(buf, &accept, protocol, extension.as_deref())
+        });
         self.phase = Phase::Open;
         info!("#{} connected from {} ({})", self.id, self.peer, req.path());
         // The handshake timer turns into the idle check when it fires; only
@@ -137,9 +140,53 @@ impl Connection {
             protocol,
             head,
             ws_key: upgrade.key,
+            extensions: extension.as_deref(),
         };
         self.dispatch(key, AppEvent::Opened(opened), env, app);
         Ok(())
+    }
+
+    /// permessage-deflate (RFC 7692 §5): the answer for the 101, if an offer
+    /// is accepted; what was agreed is kept in `self.deflate`. A header
+    /// that does not parse is a 400.
+    fn negotiate_deflate(
+        &mut self,
+        req: &Request,
+        env: &Env,
+    ) -> Result<Option<String>, HandshakeError> {
+        let settings = &env.config;
+        let offers: Vec<&str> = req.header_values("sec-websocket-extensions").collect();
+        if offers.is_empty() || settings.deflate == Mode::Off {
+            return Ok(None);
+        }
+        let header = offers.join(", ");
+        let agreed = negotiate::negotiate(&header, settings.deflate, settings.deflate_window)
+            .map_err(|negotiate::BadHeader(why)| HandshakeError::BadRequest(why))?;
+        let user_agent = req.single_header("user-agent").ok().flatten().unwrap_or("");
+        let agreed = match agreed {
+            // Safari 15.0–15.3 ignore client_no_context_takeover.
+            Some(_)
+                if settings.deflate == Mode::Shared && negotiate::is_broken_safari(user_agent) =>
+            {
+                debug!(
+                    "#{} deflate declined for {}",
+                    self.id,
+                    printable(user_agent)
+                );
+                None
+            }
+            agreed => agreed,
+        };
+        debug!(
+            "#{} deflate offer {:?} → answer {:?}",
+            self.id,
+            printable(&header),
+            agreed.as_ref().map(|(_, answer)| answer)
+        );
+        Ok(agreed.map(|(agreed, answer)| {
+            self.deflate = Some(agreed);
+            answer
+        }))
     }
 
     /// Answers a request that will not become a WebSocket, then closes.

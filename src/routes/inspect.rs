@@ -16,7 +16,7 @@ use crate::handshake;
 pub const SHOWN_BYTES: usize = 64;
 
 /// The first report: the handshake as the server saw and answered it.
-pub fn on_open(conn: &mut Handle, head: &[u8], key: &str) {
+pub fn on_open(conn: &mut Handle, head: &[u8], key: &str, extensions: Option<&str>) {
     let sha1 = handshake::accept_sha1(key);
     let report = json!({
         "type": "handshake",
@@ -25,6 +25,8 @@ pub fn on_open(conn: &mut Handle, head: &[u8], key: &str) {
         "key_guid": format!("{key}{}", handshake::GUID),
         "sha1_hex": hex(&sha1),
         "accept": handshake::accept_key(key),
+        // RFC 7692: the extension answered in the 101 (null: none).
+        "extensions": extensions,
     });
     conn.send_text(&report.to_string());
 }
@@ -33,6 +35,31 @@ pub fn on_open(conn: &mut Handle, head: &[u8], key: &str) {
 /// masking again with the same key gives back the bytes as sent (§5.3).
 pub fn on_frame(conn: &mut Handle, header: &FrameHeader, payload: &[u8]) {
     let report = frame_report(header, payload);
+    conn.send_text(&report.to_string());
+}
+
+/// 1 + the wire bytes of the compressed data message in progress, after
+/// `header`: RSV1 on a first frame starts one (RFC 7692 §6), continuations
+/// add to it, control frames leave it; 0 when the message is not compressed.
+pub fn compressed_so_far(so_far: u32, header: &FrameHeader) -> u32 {
+    let len = u32::try_from(header.payload_len).unwrap_or(u32::MAX);
+    match header.opcode {
+        Opcode::Text | Opcode::Binary if header.rsv & 4 != 0 => len.saturating_add(1),
+        Opcode::Text | Opcode::Binary => 0,
+        Opcode::Continuation if so_far > 0 => so_far.saturating_add(len),
+        _ => so_far,
+    }
+}
+
+/// A compressed message is complete: how many bytes it took on the wire and
+/// how many it inflated to.
+/// `so_far` is [`compressed_so_far`]'s count.
+pub fn on_inflated(conn: &mut Handle, so_far: u32, inflated: usize) {
+    let report = json!({
+        "type": "inflated",
+        "compressed_len": so_far - 1,
+        "inflated_len": inflated,
+    });
     conn.send_text(&report.to_string());
 }
 
@@ -76,6 +103,9 @@ pub fn frame_report(header: &FrameHeader, payload: &[u8]) -> serde_json::Value {
         "masked": true,
         "mask_key": hex(&header.mask),
         "payload_len": len,
+        // RFC 7692 §6: RSV1 on a message's first frame = compressed; the
+        // payload shown is then the compressed bytes as they travelled.
+        "compressed": header.rsv & 4 != 0,
         "length_encoding": header.length_encoding.name(),
         "header_hex": hex(&header_bytes),
         "masked_hex": hex(&masked),
@@ -89,6 +119,34 @@ pub fn frame_report(header: &FrameHeader, payload: &[u8]) -> serde_json::Value {
 mod tests {
     use super::*;
     use crate::frame::LengthEncoding;
+
+    #[test]
+    fn rfc7692_s6_compressed_length_counts_first_frame_and_continuations() {
+        let mut h = FrameHeader {
+            fin: false,
+            rsv: 4,
+            opcode: Opcode::Text,
+            mask: [0; 4],
+            payload_len: 0,
+            length_encoding: LengthEncoding::Bits7,
+            header_len: 6,
+        };
+        let mut so_far = compressed_so_far(0, &h);
+        assert_eq!(
+            so_far, 1,
+            "an empty compressed first frame still starts one"
+        );
+        h.rsv = 0;
+        h.opcode = Opcode::Ping;
+        h.payload_len = 4;
+        so_far = compressed_so_far(so_far, &h);
+        h.opcode = Opcode::Continuation;
+        h.payload_len = 7;
+        so_far = compressed_so_far(so_far, &h);
+        assert_eq!(so_far - 1, 7);
+        h.opcode = Opcode::Binary;
+        assert_eq!(compressed_so_far(so_far, &h), 0, "a plain message");
+    }
 
     #[test]
     fn inspect_reports_the_rfc_hello_frame() {

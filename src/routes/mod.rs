@@ -105,7 +105,9 @@ impl App for Router<'_> {
                 let v1 = opened.protocol.is_some();
                 *self.route = match path {
                     RoutePath::Chat(name) => {
-                        let room = ctx.rooms.join(name, conn.key(), conn.id(), v1);
+                        ctx.rooms.deflate_min = ctx.config.deflate_min;
+                        let bits = conn.broadcast_bits();
+                        let room = ctx.rooms.join_with(name, conn.key(), conn.id(), v1, bits);
                         Route::Chat {
                             room: room as u32,
                             v1,
@@ -119,8 +121,8 @@ impl App for Router<'_> {
                     RoutePath::Upload => Route::Upload,
                     RoutePath::Inspect => {
                         conn.report_frames(true);
-                        inspect::on_open(conn, opened.head, opened.ws_key);
-                        Route::Inspect
+                        inspect::on_open(conn, opened.head, opened.ws_key, opened.extensions);
+                        Route::Inspect { compressed: 0 }
                     }
                 };
             }
@@ -130,12 +132,22 @@ impl App for Router<'_> {
                 }
                 // The echo is the whole of `/echo`; `/inspect` echoes after
                 // its frame reports.
-                Route::Echo | Route::Inspect => conn.send(opcode, payload),
+                Route::Echo => conn.send(opcode, payload),
+                Route::Inspect { compressed } => {
+                    if compressed > 0 {
+                        inspect::on_inflated(conn, compressed, payload.len());
+                    }
+                    *self.route = Route::Inspect { compressed: 0 };
+                    conn.send(opcode, payload)
+                }
                 Route::Guest => guest::on_message(conn, &mut ctx),
                 Route::Upload => upload::on_message(conn, opcode, payload, &mut ctx),
                 Route::None => {}
             },
-            (AppEvent::Frame { header, payload }, Route::Inspect) => {
+            (AppEvent::Frame { header, payload }, Route::Inspect { compressed }) => {
+                *self.route = Route::Inspect {
+                    compressed: inspect::compressed_so_far(compressed, header),
+                };
                 inspect::on_frame(conn, header, payload)
             }
             (AppEvent::Timer, Route::Guest) => guest::on_timer(conn, &mut ctx),
@@ -175,7 +187,11 @@ pub enum Route {
     Echo,
     Guest,
     Upload,
-    Inspect,
+    /// `/inspect`; `compressed`: 1 + the wire bytes of the compressed
+    /// message in progress (RFC 7692), 0 when none.
+    Inspect {
+        compressed: u32,
+    },
 }
 
 /// A route found by its path, before any room exists for it.

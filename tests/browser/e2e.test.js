@@ -368,6 +368,24 @@ test('6. page opened from file:// connects by URL field and echoes', async () =>
   }
 });
 
+test('6b. Chromium negotiates permessage-deflate; a 10 KiB message round-trips; the page says compressed', async () => {
+  const z = await newPage('deflate');
+  try {
+    await z.page.goto(httpBase());
+    await waitState(z.page, 'OPEN');
+    await z.page.fill('#url', `${wsBase()}/echo`);
+    await z.page.click('#connect');
+    await waitState(z.page, 'OPEN');
+    await z.page.waitForFunction(() => /compressed/.test(document.querySelector('#status-detail').textContent));
+    await z.page.locator('#log li', { hasText: 'compressed: permessage-deflate' }).first().waitFor();
+    const big = 'deflate me, '.repeat(854).slice(0, 10240);
+    await say(z.page, big);
+    await z.page.locator('#log li.in', { hasText: big }).waitFor();
+  } finally {
+    await z.context.close();
+  }
+});
+
 test('7. no console errors or page errors on any page', () => {
   assert.ok(pageLogs.length >= 9, 'all scenario pages were recorded');
   const problems = [];

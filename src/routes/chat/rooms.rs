@@ -16,6 +16,9 @@ use slab::Slab;
 
 use crate::frame::{self, Opcode};
 
+#[path = "rooms_kinds.rs"]
+mod kinds;
+
 /// A room keeps at most this much of its round buffers between rounds.
 const ROUND_BUFFER_KEPT: usize = 64 * 1024;
 
@@ -27,6 +30,9 @@ pub struct Member {
     pub v1: bool,
     /// Set by a v1 `hello`.
     pub name: Option<String>,
+    /// The window its broadcasts are compressed with (permessage-deflate),
+    /// 0 for uncompressed.
+    pub deflate_bits: u8,
     /// `hello`s refused so far (names taken or invalid): bounded, so a
     /// client cannot make the room search for free names forever.
     pub refusals: u8,
@@ -58,6 +64,8 @@ pub struct Room {
     /// Members speaking `wsloop.chat.v1` (plain text needs no JSON copy
     /// when there are none).
     pub v1_count: usize,
+    /// The compressed kinds of member present, each with its round buffer.
+    kinds: Vec<kinds::Kind>,
 }
 
 impl Room {
@@ -128,6 +136,9 @@ enum Delivery {
         index: usize,
         plain: Option<Rc<[u8]>>,
         v1: Option<Rc<[u8]>>,
+        /// (window bits, v1, bytes) for compressed kinds; `None` bytes: the
+        /// uncompressed buffer serves them.
+        kinds: Vec<kinds::SealedKind>,
     },
     /// Bytes for one connection.
     Direct {
@@ -170,10 +181,25 @@ pub struct Rooms {
     /// Bytes queued this round for one connection, by slab key: with the
     /// connection's own queue, what its backlog will be after the round.
     direct_bytes: HashMap<usize, usize>,
+    /// `--deflate-min`: shorter broadcasts go uncompressed to everyone.
+    pub deflate_min: usize,
 }
 
 impl Rooms {
     pub fn join(&mut self, name: &str, key: usize, id: u64, v1: bool) -> usize {
+        self.join_with(name, key, id, v1, 0)
+    }
+
+    /// Joins a member whose broadcasts are compressed with `deflate_bits`
+    /// (0: uncompressed).
+    pub fn join_with(
+        &mut self,
+        name: &str,
+        key: usize,
+        id: u64,
+        v1: bool,
+        deflate_bits: u8,
+    ) -> usize {
         let index = match self.by_name.get(name) {
             Some(&index) => index,
             None => {
@@ -187,10 +213,12 @@ impl Rooms {
         };
         if let Some(room) = self.rooms.get_mut(index) {
             room.v1_count += usize::from(v1);
+            room.add_kind(deflate_bits, v1);
             room.members.push(Member {
                 key,
                 id,
                 v1,
+                deflate_bits,
                 name: None,
                 refusals: 0,
             });
@@ -209,6 +237,7 @@ impl Rooms {
         };
         let gone = room.members.swap_remove(pos);
         room.v1_count -= usize::from(gone.v1);
+        room.remove_kind(gone.deflate_bits, gone.v1);
         if let Some(name) = &gone.name {
             room.names.remove(&name_key(name));
         }
@@ -263,6 +292,7 @@ impl Rooms {
         self.start_gathering(index);
         if let Some(room) = self.rooms.get_mut(index) {
             frame::encode_frame(&mut room.plain_out, opcode, payload);
+            room.gather_compressed(false, opcode, payload, self.deflate_min);
         }
     }
 
@@ -271,6 +301,7 @@ impl Rooms {
         self.start_gathering(index);
         if let Some(room) = self.rooms.get_mut(index) {
             frame::encode_frame(&mut room.v1_out, Opcode::Text, event.as_bytes());
+            room.gather_compressed(true, Opcode::Text, event.as_bytes(), self.deflate_min);
         }
     }
 
@@ -294,9 +325,7 @@ impl Rooms {
         if room.plain_out.is_empty() && room.v1_out.is_empty() {
             return;
         }
-        let plain = share_round(&mut room.plain_out);
-        let v1 = share_round(&mut room.v1_out);
-        self.round.push(Delivery::Room { index, plain, v1 });
+        self.round.push(room.seal(index));
         self.gathering.retain(|&i| i != index);
     }
 
@@ -306,20 +335,25 @@ impl Rooms {
     pub fn deliver_round(&mut self, mut push: impl FnMut(usize, u64, &Rc<[u8]>)) {
         for index in std::mem::take(&mut self.gathering) {
             if let Some(room) = self.rooms.get_mut(index) {
-                let plain = share_round(&mut room.plain_out);
-                let v1 = share_round(&mut room.v1_out);
-                self.round.push(Delivery::Room { index, plain, v1 });
+                self.round.push(room.seal(index));
             }
         }
         self.direct_bytes.clear();
         for piece in self.round.drain(..) {
             match piece {
-                Delivery::Room { index, plain, v1 } => {
+                Delivery::Room {
+                    index,
+                    plain,
+                    v1,
+                    kinds,
+                } => {
                     let Some(room) = self.rooms.get(index) else {
                         continue;
                     };
                     for m in &room.members {
-                        if let Some(bytes) = if m.v1 { &v1 } else { &plain } {
+                        let compressed = kinds::pick(&kinds, m);
+                        let uncompressed = if m.v1 { &v1 } else { &plain };
+                        if let Some(bytes) = compressed.or(uncompressed.as_ref()) {
                             push(m.key, m.id, bytes);
                         }
                     }
@@ -331,58 +365,5 @@ impl Rooms {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn rooms_gather_one_shared_buffer_per_round() {
-        let mut rooms = Rooms::default();
-        let lobby = rooms.join("lobby", 1, 11, false);
-        assert_eq!(rooms.join("lobby", 2, 12, false), lobby);
-        let other = rooms.join("other", 3, 13, false);
-        assert_ne!(lobby, other);
-        rooms.queue_plain(lobby, Opcode::Text, b"one");
-        rooms.queue_plain(lobby, Opcode::Text, b"two");
-        let mut got = Vec::new();
-        rooms.deliver_round(|key, _, bytes| got.push((key, bytes.clone())));
-        assert_eq!(got.len(), 2, "one delivery per lobby member");
-        assert_eq!(&got[0].1[..], b"\x81\x03one\x81\x03two");
-        assert!(Rc::ptr_eq(&got[0].1, &got[1].1), "one shared buffer");
-        let mut again = 0;
-        rooms.deliver_round(|_, _, _| again += 1);
-        assert_eq!(again, 0);
-        rooms.leave(other, 3);
-        assert!(rooms.get(other).is_none());
-    }
-
-    #[test]
-    fn a_direct_message_keeps_its_place_between_broadcasts() {
-        let mut rooms = Rooms::default();
-        let lobby = rooms.join("lobby", 1, 11, false);
-        rooms.join("lobby", 2, 12, false);
-        rooms.queue_plain(lobby, Opcode::Text, b"before");
-        rooms.queue_direct(lobby, 2, 12, shared_text(b"direct"));
-        rooms.queue_plain(lobby, Opcode::Text, b"after");
-        let mut to_two = Vec::new();
-        rooms.deliver_round(|key, _, bytes| {
-            if key == 2 {
-                to_two.extend_from_slice(bytes);
-            }
-        });
-        assert_eq!(to_two, b"\x81\x06before\x81\x06direct\x81\x05after");
-    }
-
-    #[test]
-    fn names_are_claimed_once_and_freed_on_leave() {
-        let mut rooms = Rooms::default();
-        let lobby = rooms.join("lobby", 1, 11, true);
-        rooms.join("lobby", 2, 12, true);
-        let room = rooms.get_mut(lobby).unwrap();
-        assert!(room.claim_name(1, "alice"));
-        assert!(!room.claim_name(2, "alice"));
-        assert!(!room.claim_name(2, "ALICE"), "compared case-folded");
-        assert_eq!(room.find_by_name("Alice").map(|m| m.key), Some(1));
-        rooms.leave(lobby, 1);
-        assert!(rooms.get_mut(lobby).unwrap().claim_name(2, "alice"));
-    }
-}
+#[path = "rooms_tests.rs"]
+mod tests;
