@@ -84,8 +84,10 @@ pub struct Handle<'a> {
     pub(crate) close: Option<(u16, String)>,
     /// False once the connection left `Open`: nothing may be sent.
     pub(crate) open: bool,
-    /// permessage-deflate as agreed, and `--deflate-min`.
-    pub(crate) deflate: Option<crate::deflate::Agreed>,
+    /// permessage-deflate as agreed, the connection's context-takeover
+    /// history (dedicated mode), and `--deflate-min`.
+    pub(crate) deflate: &'a mut Option<crate::deflate::Agreed>,
+    pub(crate) context: &'a mut Option<Box<crate::deflate::Context>>,
     pub(crate) deflate_min: usize,
 }
 
@@ -112,25 +114,37 @@ impl Handle<'_> {
         if !self.open {
             return;
         }
-        match self.deflate {
+        let agreed = match *self.deflate {
             Some(agreed)
                 if crate::deflate::worth_compressing(opcode, payload.len(), self.deflate_min) =>
             {
-                queue_compressed(
-                    self.out,
-                    self.id,
-                    agreed.server_window_bits,
-                    opcode,
-                    payload,
-                )
+                agreed
             }
-            _ => queue_frame(self.out, self.id, opcode, payload),
+            _ => return queue_frame(self.out, self.id, opcode, payload),
+        };
+        let bits = agreed.server_window_bits;
+        if agreed.server_no_context_takeover {
+            return queue_compressed(self.out, self.id, bits, &[], opcode, payload);
         }
+        // Context takeover (dedicated mode): the message may refer back into
+        // what this client's window holds, and then joins it.
+        let context = self.context.get_or_insert_with(Box::default);
+        queue_compressed(self.out, self.id, bits, &context.sent, opcode, payload);
+        crate::deflate::context::remember(&mut context.sent, payload, bits);
     }
 
     /// The window this client's broadcasts are compressed with (0: sent
-    /// uncompressed), for the room it joins.
-    pub fn broadcast_bits(&self) -> u8 {
+    /// uncompressed), for the room it joins. A room compresses each message
+    /// once for all its members, with no history, so from now on this
+    /// connection's own messages use none either: its compressor context
+    /// (dedicated mode) is dropped, which is always allowed (§7.1.1.1).
+    pub fn broadcast_bits(&mut self) -> u8 {
+        if let Some(agreed) = self.deflate.as_mut() {
+            agreed.server_no_context_takeover = true;
+        }
+        if let Some(context) = self.context.as_mut() {
+            context.sent = Vec::new();
+        }
         crate::deflate::broadcast_bits(self.deflate.as_ref())
     }
 
@@ -186,19 +200,22 @@ pub(crate) fn queue_frame(out: &mut OutQueue, id: u64, opcode: Opcode, payload: 
     }
 }
 
-/// Queues one compressed FIN frame (RSV1 set) on `out`.
+/// Queues one compressed FIN frame (RSV1 set) on `out`, free to refer back
+/// into `history` (empty: no context takeover).
 pub(crate) fn queue_compressed(
     out: &mut OutQueue,
     id: u64,
     bits: u8,
+    history: &[u8],
     opcode: Opcode,
     payload: &[u8],
 ) {
+    use crate::deflate::compress_frame_after;
     if payload.len() < LARGE_PAYLOAD {
-        out.append(|buf| crate::deflate::compress_frame(bits, opcode, payload, buf));
+        out.append(|buf| compress_frame_after(bits, history, opcode, payload, buf));
     } else {
         let mut buf = crate::pool::take(payload.len() / 2 + 64);
-        crate::deflate::compress_frame(bits, opcode, payload, &mut buf);
+        compress_frame_after(bits, history, opcode, payload, &mut buf);
         out.push_sealed(buf);
     }
     trace!(

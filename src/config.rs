@@ -134,8 +134,10 @@ usage: wsloop [options]
                             or be done, else close 1008 (default 30)
   --deflate MODE            permessage-deflate (RFC 7692): shared = one loop-wide
                             compressor, reset after each message, no deflate state
-                            per connection; off = decline (default shared;
-                            dedicated, with context takeover, is not done yet)
+                            per connection; dedicated = context takeover where the
+                            client allows it (better on small repetitive messages),
+                            up to 2 x 2^window bytes of history per connection,
+                            counted in --max-memory; off = decline (default shared)
   --deflate-min BYTES       shorter messages are sent uncompressed (default 1024)
   --deflate-window BITS     LZ77 window for dedicated mode, 9..15 (default 12)
   -h, --help                this text
@@ -222,12 +224,10 @@ pub fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Command, Str
                 config.deflate = match value()?.as_str() {
                     "shared" => Mode::Shared,
                     "off" => Mode::Off,
-                    "dedicated" => {
-                        return Err("--deflate dedicated is not implemented yet \
-                                    (issue #11); use shared or off"
-                            .into());
+                    "dedicated" => Mode::Dedicated,
+                    v => {
+                        return Err(format!("--deflate: want shared, dedicated or off: {v}"));
                     }
-                    v => return Err(format!("--deflate: want shared or off: {v}")),
                 };
             }
             "--deflate-min" => config.deflate_min = bytes(&flag, &value()?)?,

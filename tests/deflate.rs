@@ -263,31 +263,6 @@ fn broadcast_is_compressed_for_deflate_members_and_plain_for_others() {
     assert_eq!(read_frame(&mut sender), (0x81, text.into_bytes()));
 }
 
-/// The python interpreter with `websockets` installed (by `make setup`).
-fn python_with_websockets() -> String {
-    let candidates = [
-        std::env::var("WSLOOP_PYWS").unwrap_or_default(),
-        format!(
-            "{}/wsloop-pyws-venv/bin/python",
-            std::env::var("XDG_CACHE_HOME").unwrap_or_else(|_| format!(
-                "{}/.cache",
-                std::env::var("HOME").unwrap_or_default()
-            ))
-        ),
-        "python3".to_string(),
-    ];
-    for python in candidates.iter().filter(|p| !p.is_empty()) {
-        let ok = Command::new(python)
-            .args(["-c", "import websockets"])
-            .output()
-            .is_ok_and(|o| o.status.success());
-        if ok {
-            return python.clone();
-        }
-    }
-    panic!("no python with websockets: run `make setup` (or set WSLOOP_PYWS)");
-}
-
 #[test]
 fn python_websockets_interoperates_with_deflate() {
     let server = Server::start(&[]);

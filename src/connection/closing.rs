@@ -90,6 +90,11 @@ impl Connection {
         if self.flushes == 0 {
             // Nothing written since the last check: not busy.
             self.out.release();
+            // Our deflate history may always be forgotten (context.rs); the
+            // client's may not: its next message may refer back into it.
+            if let Some(context) = self.deflate_context.as_deref_mut() {
+                context.sent = Vec::new();
+            }
         }
         self.flushes = 0;
         if self.seen {

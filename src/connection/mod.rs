@@ -82,6 +82,9 @@ pub struct Connection {
     /// permessage-deflate as agreed in the 101 (RFC 7692): 4 bytes, and no
     /// deflate state — the loop's shared codec does the work.
     pub deflate: Option<crate::deflate::Agreed>,
+    /// Context takeover's two histories (`--deflate dedicated`), made on
+    /// the first compressed message: at most 2^window bytes each.
+    pub deflate_context: Option<Box<crate::deflate::Context>>,
     /// The request head while it arrives in pieces.
     head: Vec<u8>,
     pub out: OutQueue,
@@ -115,6 +118,7 @@ impl Connection {
             close_request: None,
             reader: None,
             deflate: None,
+            deflate_context: None,
             head: Vec::new(),
             out: OutQueue::default(),
             connected_secs,
@@ -156,13 +160,33 @@ impl Connection {
         reader.observe_frames = self.report_frames || log::log_enabled!(log::Level::Trace);
         let max = env.config.max_message;
         let mut shared = crate::deflate::SharedInflate;
-        let ext = self
-            .deflate
-            .is_some()
-            .then_some(&mut shared as &mut dyn crate::message::Inflate);
+        // The client's history is lent to the read side, so that a route's
+        // sends during the read use (and grow) our own at the same time.
+        let mut received = self
+            .deflate_context
+            .as_mut()
+            .map(|c| std::mem::take(&mut c.received))
+            .unwrap_or_default();
+        let mut dedicated = crate::deflate::DedicatedInflate {
+            history: &mut received,
+            window_bits: 15,
+        };
+        let ext: Option<&mut dyn crate::message::Inflate> = match self.deflate {
+            None => None,
+            Some(agreed) if agreed.client_no_context_takeover => Some(&mut shared),
+            Some(agreed) => {
+                dedicated.window_bits = agreed.client_window_bits;
+                Some(&mut dedicated)
+            }
+        };
         let result = reader.feed_with(data, max, ext, &mut |event| {
             self.on_event(key, event, env, app)
         });
+        if received.capacity() > 0 {
+            self.deflate_context
+                .get_or_insert_with(Box::default)
+                .received = received;
+        }
         // Keep parse state only while a frame is unfinished, and never once
         // the connection stopped reading (a close arrived or was sent).
         let idle = boxed
@@ -204,7 +228,8 @@ impl Connection {
     /// outbound queue.
     pub fn memory(&self) -> usize {
         let partial = self.reader.as_deref().map_or(0, FrameReader::buffered);
-        partial + self.out.len()
+        let context = self.deflate_context.as_deref().map_or(0, |c| c.memory());
+        partial + self.out.len() + context
     }
 
     fn on_event(
@@ -306,7 +331,8 @@ impl Connection {
             report_frames: &mut self.report_frames,
             close: None,
             open: self.phase == Phase::Open,
-            deflate: self.deflate,
+            deflate: &mut self.deflate,
+            context: &mut self.deflate_context,
             deflate_min: env.config.deflate_min,
         };
         f(app, &mut handle);

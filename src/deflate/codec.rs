@@ -46,6 +46,16 @@ impl Deflater {
     /// Appends the compressed form of `message` to `out` without the
     /// trailing `00 00 ff ff` (§7.2.1), then resets.
     pub fn compress(&mut self, message: &[u8], out: &mut Vec<u8>) {
+        self.compress_after(&[], message, out);
+    }
+
+    /// As [`Deflater::compress`], with `history` (the plain text the peer's
+    /// window holds, see `context.rs`) as the dictionary the message may
+    /// refer back into: context takeover from a reset compressor.
+    pub fn compress_after(&mut self, history: &[u8], message: &[u8], out: &mut Vec<u8>) {
+        if !history.is_empty() && self.z.set_dictionary(history).is_err() {
+            self.z.reset(); // cannot fail on a fresh stream; if so, no history
+        }
         let start = out.len();
         out.reserve(message.len() / 2 + 64);
         let before_in = self.z.total_in();
@@ -154,6 +164,18 @@ impl Inflater {
             self.reset();
         }
         Ok(inflated)
+    }
+
+    /// Primes the decompressor, before a message's first bytes, with the
+    /// plain text the client's compressor window holds (context takeover).
+    pub fn prime(&mut self, history: &[u8]) -> Result<(), InflateError> {
+        if history.is_empty() {
+            return Ok(());
+        }
+        self.z.set_dictionary(history).map(|_| ()).map_err(|_| {
+            self.reset();
+            InflateError::Corrupt
+        })
     }
 
     /// Forgets the message in progress (after an error or at its end).

@@ -150,3 +150,117 @@ fn sink_rejection_stops_inflation() {
         Err(InflateError::Rejected)
     );
 }
+
+/// A peer that keeps its zlib stream between messages (context takeover,
+/// RFC 7692 §7.2.3.3), as browsers and python-websockets do.
+struct StreamingPeer {
+    c: Compress,
+    d: Decompress,
+}
+
+impl StreamingPeer {
+    fn new(bits: u8) -> StreamingPeer {
+        StreamingPeer {
+            c: Compress::new_with_window_bits(Compression::default(), false, bits),
+            d: Decompress::new_with_window_bits(false, bits),
+        }
+    }
+
+    fn compress(&mut self, msg: &[u8]) -> Vec<u8> {
+        let mut out = Vec::with_capacity(msg.len() + 64);
+        let start = self.c.total_in();
+        loop {
+            let used = (self.c.total_in() - start) as usize;
+            self.c
+                .compress_vec(&msg[used..], &mut out, FlushCompress::Sync)
+                .unwrap();
+            if (self.c.total_in() - start) as usize == msg.len() && out.len() < out.capacity() {
+                break;
+            }
+            out.reserve(out.capacity());
+        }
+        assert!(out.ends_with(&TAIL));
+        out.truncate(out.len() - 4);
+        out
+    }
+
+    fn inflate(&mut self, wire: &[u8]) -> Vec<u8> {
+        let input = [wire, &TAIL].concat();
+        let mut out = Vec::with_capacity(1 << 20);
+        let start = self.d.total_in();
+        while ((self.d.total_in() - start) as usize) < input.len() {
+            let used = (self.d.total_in() - start) as usize;
+            self.d
+                .decompress_vec(&input[used..], &mut out, FlushDecompress::Sync)
+                .unwrap();
+        }
+        out
+    }
+}
+
+fn chat_line(n: usize) -> Vec<u8> {
+    format!("{{\"type\":\"say\",\"room\":\"lobby\",\"from\":\"guest-{n}\",\"text\":\"hello again, number {n}\"}} padding to be worth compressing {}", "x".repeat(n % 7)).into_bytes()
+}
+
+#[test]
+fn s7_1_1_our_history_as_a_dictionary_inflates_on_a_streaming_peer() {
+    // Context takeover from a reset compressor: each message is compressed
+    // with the last 2^bits bytes of what we sent as its dictionary; a peer
+    // that keeps one zlib stream must read exactly our messages.
+    for bits in [9u8, 12, 15] {
+        let mut d = Deflater::new(bits);
+        let mut peer = StreamingPeer::new(bits);
+        let mut history = Vec::new();
+        let (mut with, mut without) = (0, 0);
+        for n in 0..200 {
+            let msg = chat_line(n);
+            let mut wire = Vec::new();
+            d.compress_after(&history, &msg, &mut wire);
+            assert_eq!(peer.inflate(&wire), msg, "bits {bits} message {n}");
+            let mut alone = Vec::new();
+            d.compress(&msg, &mut alone);
+            with += wire.len();
+            without += alone.len();
+            crate::deflate::context::remember(&mut history, &msg, bits);
+        }
+        // The point of dedicated mode: small repetitive messages shrink.
+        assert!(with * 2 < without, "bits {bits}: {with} vs {without}");
+    }
+}
+
+#[test]
+fn s7_1_1_a_streaming_peers_messages_inflate_from_its_history() {
+    for bits in [9u8, 12, 15] {
+        let mut peer = StreamingPeer::new(bits);
+        let mut i = Inflater::new(15);
+        let mut history = Vec::new();
+        for n in 0..200 {
+            let msg = if n % 50 == 49 {
+                vec![b'z'; 70_000] // longer than any window
+            } else {
+                chat_line(n)
+            };
+            let wire = peer.compress(&msg);
+            let mut got = Vec::new();
+            i.prime(&history).unwrap();
+            i.inflate(&wire, true, 0, u64::MAX, &mut |b| {
+                got.extend_from_slice(b);
+                true
+            })
+            .unwrap();
+            assert_eq!(got, msg, "bits {bits} message {n}");
+            crate::deflate::context::remember(&mut history, &got, bits);
+        }
+        // Without the history the same kind of message cannot be read.
+        // (a message repeating the one just before: it refers back).
+        peer.compress(&chat_line(199));
+        let wire = peer.compress(&chat_line(199));
+        let mut fresh = Inflater::new(15);
+        let mut got = Vec::new();
+        let r = fresh.inflate(&wire, true, 0, u64::MAX, &mut |b| {
+            got.extend_from_slice(b);
+            true
+        });
+        assert!(r.is_err() || got != chat_line(199), "bits {bits}: {r:?}");
+    }
+}

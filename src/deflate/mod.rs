@@ -2,16 +2,19 @@
 //!
 //! - [`negotiate`]: the offer in `Sec-WebSocket-Extensions` and the answer.
 //! - [`codec`]: raw DEFLATE with a sync flush per message, bounded inflation.
+//! - [`context`]: context takeover (`--deflate dedicated`) as a window of
+//!   plain text per connection that primes the shared codec.
 //! - this file: the loop's one compressor per window size and its one
 //!   decompressor ([`SharedInflate`], [`compress_frame`]), reset after every
-//!   message — so a connection that negotiated deflate keeps no deflate
-//!   state at all, only its 4-byte [`Agreed`].
+//!   message — so a connection that negotiated deflate in `shared` mode
+//!   keeps no deflate state at all, only its 4-byte [`Agreed`].
 //!
 //! On the wire (§7.2.1): the sender compresses the whole message, strips
 //! the trailing `00 00 ff ff` of the sync flush and sets RSV1 on the first
 //! frame; the receiver appends `00 00 ff ff` and inflates.
 
 pub mod codec;
+pub mod context;
 pub mod negotiate;
 
 use std::cell::RefCell;
@@ -22,6 +25,7 @@ use crate::error::ProtocolError;
 use crate::frame::{self, Opcode};
 use crate::message::Inflate;
 use codec::{Deflater, InflateError, Inflater};
+pub use context::Context;
 pub use negotiate::{Agreed, Mode};
 
 /// RSV1 in the frame header's reserved bits (0b100): "compressed" (§6).
@@ -56,30 +60,72 @@ impl Inflate for SharedInflate {
         limit: u64,
         check: &mut dyn FnMut(&[u8]) -> bool,
     ) -> Result<(), ProtocolError> {
-        LOOP.with(|l| {
-            let mut l = l.borrow_mut();
-            let inflater = l.inflater.get_or_insert_with(|| Inflater::new(15));
-            let limit_out = limit;
-            let mut sink = |bytes: &[u8]| {
-                if !check(bytes) {
-                    return false;
-                }
-                out.extend_from_slice(bytes);
-                true
-            };
-            let result = inflater.inflate(payload, true, 0, limit_out, &mut sink);
-            trace!("deflate in={} out={}", payload.len(), out.len());
-            match result {
-                Ok(_) => Ok(()),
-                Err(InflateError::Corrupt) => Err(ProtocolError::InvalidCompressedData),
-                Err(InflateError::Rejected) => Err(ProtocolError::InvalidUtf8),
-                Err(InflateError::TooBig { limit }) => Err(ProtocolError::MessageTooBig {
-                    size: limit + 1,
-                    limit,
-                }),
-            }
-        })
+        inflate_after(&[], payload, out, limit, check)
     }
+}
+
+/// The read side for a client that keeps its compressor's context between
+/// messages (`dedicated` mode, §7.1.1.2): the loop's decompressor primed
+/// with the client's history, which grows by each message inflated.
+pub struct DedicatedInflate<'a> {
+    /// The client's history (see [`Context::received`]).
+    pub history: &'a mut Vec<u8>,
+    /// The client's window (what it may refer back across).
+    pub window_bits: u8,
+}
+
+impl Inflate for DedicatedInflate<'_> {
+    fn inflate(
+        &mut self,
+        payload: &[u8],
+        out: &mut Vec<u8>,
+        limit: u64,
+        check: &mut dyn FnMut(&[u8]) -> bool,
+    ) -> Result<(), ProtocolError> {
+        let start = out.len();
+        inflate_after(self.history, payload, out, limit, check)?;
+        let inflated = out.get(start..).unwrap_or(&[]);
+        context::remember(self.history, inflated, self.window_bits);
+        Ok(())
+    }
+}
+
+fn inflate_after(
+    history: &[u8],
+    payload: &[u8],
+    out: &mut Vec<u8>,
+    limit: u64,
+    check: &mut dyn FnMut(&[u8]) -> bool,
+) -> Result<(), ProtocolError> {
+    LOOP.with(|l| {
+        let mut l = l.borrow_mut();
+        let inflater = l.inflater.get_or_insert_with(|| Inflater::new(15));
+        let mut sink = |bytes: &[u8]| {
+            if !check(bytes) {
+                return false;
+            }
+            out.extend_from_slice(bytes);
+            true
+        };
+        let result = inflater
+            .prime(history)
+            .and_then(|()| inflater.inflate(payload, true, 0, limit, &mut sink));
+        trace!(
+            "deflate in={} out={} history={}",
+            payload.len(),
+            out.len(),
+            history.len()
+        );
+        match result {
+            Ok(_) => Ok(()),
+            Err(InflateError::Corrupt) => Err(ProtocolError::InvalidCompressedData),
+            Err(InflateError::Rejected) => Err(ProtocolError::InvalidUtf8),
+            Err(InflateError::TooBig { limit }) => Err(ProtocolError::MessageTooBig {
+                size: limit + 1,
+                limit,
+            }),
+        }
+    })
 }
 
 /// Appends one whole compressed frame to `out`: RSV1 and FIN set, the
@@ -87,6 +133,18 @@ impl Inflate for SharedInflate {
 /// which then forgets it (no context takeover). Encoded once, it can be
 /// shared by every receiver that agreed on this window (a broadcast).
 pub fn compress_frame(window_bits: u8, opcode: Opcode, payload: &[u8], out: &mut Vec<u8>) {
+    compress_frame_after(window_bits, &[], opcode, payload, out);
+}
+
+/// As [`compress_frame`], the message free to refer back into `history`,
+/// the plain text the client's window holds (dedicated mode).
+pub fn compress_frame_after(
+    window_bits: u8,
+    history: &[u8],
+    opcode: Opcode,
+    payload: &[u8],
+    out: &mut Vec<u8>,
+) {
     let bits = window_bits.clamp(9, 15);
     LOOP.with(|l| {
         let mut l = l.borrow_mut();
@@ -99,8 +157,13 @@ pub fn compress_frame(window_bits: u8, opcode: Opcode, payload: &[u8], out: &mut
         };
         let deflater = deflater.get_or_insert_with(|| Deflater::new(bits));
         scratch.clear();
-        deflater.compress(payload, scratch);
-        trace!("deflate in={} out={}", payload.len(), scratch.len());
+        deflater.compress_after(history, payload, scratch);
+        trace!(
+            "deflate in={} out={} history={}",
+            payload.len(),
+            scratch.len(),
+            history.len()
+        );
         out.reserve(scratch.len() + 10);
         frame::encode_header_rsv(out, opcode, RSV1, scratch.len());
         out.extend_from_slice(scratch);

@@ -120,10 +120,15 @@ fn accept(offer: &Offer, mode: Mode, window: u8) -> Option<Agreed> {
         Some(None) => window,
         None => 15,
     };
+    // The client's history is kept per connection (dedicated mode): a
+    // client that cannot be held to `--deflate-window` (it did not offer
+    // client_max_window_bits, so it may use 32 KiB) is asked to reset its
+    // compressor after each message instead (§7.1.1.2).
+    let unbounded_client = client_window_bits > window;
     Some(Agreed {
         // §7.1.1: the server may add both on its own.
         server_no_context_takeover: shared || offer.server_no_context_takeover,
-        client_no_context_takeover: shared || offer.client_no_context_takeover,
+        client_no_context_takeover: shared || offer.client_no_context_takeover || unbounded_client,
         server_window_bits,
         client_window_bits,
     })

@@ -25,10 +25,11 @@ fn s7_chromium_offer() {
 fn s7_firefox_offer() {
     let h = "permessage-deflate";
     assert_eq!(shared(h).as_deref(), Some(SHARED_ANSWER));
-    // Without client_max_window_bits offered, none is answered (§7.1.2.2).
+    // Without client_max_window_bits offered, none is answered (§7.1.2.2),
+    // and a client window we cannot bound to 12 bits must reset (§7.1.1.2).
     assert_eq!(
         dedicated(h).as_deref(),
-        Some("permessage-deflate; server_max_window_bits=12")
+        Some("permessage-deflate; client_no_context_takeover; server_max_window_bits=12")
     );
 }
 
@@ -108,6 +109,30 @@ fn s7_1_1_dedicated_honours_the_clients_no_context_takeover() {
         .unwrap()
         .unwrap();
     assert!(!a.server_no_context_takeover && !a.client_no_context_takeover);
+}
+
+#[test]
+fn s7_1_1_2_dedicated_asks_an_unbounded_client_to_reset() {
+    // No client_max_window_bits offered: the client may use a 15-bit window,
+    // more history than --deflate-window 12 keeps, so it must reset.
+    let (a, ans) = negotiate("permessage-deflate", Mode::Dedicated, 12)
+        .unwrap()
+        .unwrap();
+    assert!(!a.server_no_context_takeover && a.client_no_context_takeover);
+    assert_eq!(
+        ans,
+        "permessage-deflate; client_no_context_takeover; server_max_window_bits=12"
+    );
+    // Offered: held to 12, context takeover both ways.
+    let (a, _) = negotiate(
+        "permessage-deflate; client_max_window_bits",
+        Mode::Dedicated,
+        12,
+    )
+    .unwrap()
+    .unwrap();
+    assert!(!a.client_no_context_takeover);
+    assert_eq!(a.client_window_bits, 12);
 }
 
 #[test]

@@ -429,3 +429,28 @@ pub fn assert_still_serving(server: &Server) {
     ws.send(tungstenite::Message::text("still here")).unwrap();
     assert_eq!(next_text(&mut ws), "still here");
 }
+
+/// The python interpreter with `websockets` installed (by `make setup`).
+pub fn python_with_websockets() -> String {
+    let candidates = [
+        std::env::var("WSLOOP_PYWS").unwrap_or_default(),
+        format!(
+            "{}/wsloop-pyws-venv/bin/python",
+            std::env::var("XDG_CACHE_HOME").unwrap_or_else(|_| format!(
+                "{}/.cache",
+                std::env::var("HOME").unwrap_or_default()
+            ))
+        ),
+        "python3".to_string(),
+    ];
+    for python in candidates.iter().filter(|p| !p.is_empty()) {
+        let ok = Command::new(python)
+            .args(["-c", "import websockets"])
+            .output()
+            .is_ok_and(|o| o.status.success());
+        if ok {
+            return python.clone();
+        }
+    }
+    panic!("no python with websockets: run `make setup` (or set WSLOOP_PYWS)");
+}
