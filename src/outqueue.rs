@@ -102,6 +102,28 @@ impl OutQueue {
         self.chunks.push_back(Chunk::Shared(bytes));
     }
 
+    /// A broadcast for a connection whose queue is empty goes straight to
+    /// the socket, skipping the queue, the dirty list and the flush pass;
+    /// what the socket does not take is queued (shared, not copied).
+    /// True when all of it was written.
+    pub fn write_or_push_shared(&mut self, bytes: &Rc<[u8]>, out: &mut impl Write) -> bool {
+        if !self.is_empty() {
+            self.push_shared(bytes.clone());
+            return false;
+        }
+        let written = match out.write(bytes) {
+            Ok(n) => n.min(bytes.len()),
+            // Full, interrupted or broken: the flush retries and reports.
+            Err(_) => 0,
+        };
+        if written == bytes.len() {
+            return true;
+        }
+        self.push_shared(bytes.clone());
+        self.consume(written);
+        false
+    }
+
     /// Writes as much as the socket takes.
     pub fn write_to(&mut self, out: &mut impl Write) -> io::Result<Flushed> {
         while !self.chunks.is_empty() {
@@ -232,5 +254,37 @@ mod tests {
         assert_eq!(q.write_to(&mut w).unwrap(), Flushed::All);
         assert_eq!(w.got, b"abcdefghijk");
         assert!(q.is_empty());
+    }
+
+    #[test]
+    fn a_broadcast_to_an_empty_queue_goes_straight_out_and_the_rest_is_queued() {
+        let mut q = OutQueue::default();
+        let bytes: Rc<[u8]> = Rc::from(&b"0123456789"[..]);
+        let mut w = Trickle {
+            got: Vec::new(),
+            cap: 100,
+            calls_left: 1,
+        };
+        assert!(q.write_or_push_shared(&bytes, &mut w));
+        assert!(q.is_empty() && w.got == b"0123456789");
+        // A socket that takes 4 bytes: 6 queued, in order, after nothing.
+        let mut w = Trickle {
+            got: Vec::new(),
+            cap: 4,
+            calls_left: 1,
+        };
+        assert!(!q.write_or_push_shared(&bytes, &mut w));
+        assert_eq!(q.len(), 6);
+        // Now the queue is not empty: the next one must queue behind it.
+        assert!(!q.write_or_push_shared(&bytes, &mut w));
+        assert_eq!(q.len(), 16);
+        w.calls_left = 100;
+        assert_eq!(q.write_to(&mut w).unwrap(), Flushed::All);
+        assert_eq!(w.got, b"01234567890123456789");
+        // A blocked socket: all of it queued.
+        let mut q = OutQueue::default();
+        w.calls_left = 0;
+        assert!(!q.write_or_push_shared(&bytes, &mut w));
+        assert_eq!(q.len(), 10);
     }
 }

@@ -174,7 +174,20 @@ fn push_to(
             // the rest: its close frame still goes out.
             return client.conn.wants_close();
         }
-        client.conn.out.push_shared(bytes.clone());
+        // A queue that is empty (most members, most rounds) is written
+        // now: one send, no queue push, no flush pass later.
+        if !client.wants_writable
+            && client
+                .conn
+                .out
+                .write_or_push_shared(bytes, &mut client.socket)
+        {
+            client.conn.flushes = client.conn.flushes.saturating_add(1);
+            return true;
+        }
+        if client.wants_writable {
+            client.conn.out.push_shared(bytes.clone());
+        }
         mark_dirty(client, dirty, key);
     }
     true
