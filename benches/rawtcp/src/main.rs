@@ -7,11 +7,15 @@
 //!                   n-byte record it sends goes to every member, sender included.
 //! Half-close / EOF from the client: the server closes the connection.
 //!
-//! Writes are batched: echo writes once after draining reads; broadcast
-//! appends records to members' buffers and flushes every touched connection
-//! once per poll wake-up.
+//! Broadcast, by default (the strict ceiling, issue #14): on each read from
+//! the sender, the bytes read go at once to every member with one `write`
+//! per member and no per-message work (only a member whose earlier bytes
+//! are still unsent gets them appended, flushed when writable).
+//! `--batched` (the earlier peer, kept for comparison): complete records are
+//! appended to members' buffers and every touched connection is flushed once
+//! per poll wake-up. Echo writes straight back in both.
 //!
-//! `rawtcp [--port 0] [--corrupt-every N]` prints `rawtcp listening on 127.0.0.1:PORT`.
+//! `rawtcp [--port 0] [--batched 1] [--corrupt-every N]` prints `rawtcp listening on 127.0.0.1:PORT`.
 //! `--corrupt-every N` flips one byte of every N-th echo read: it exists only so
 //! the benchmark smoke test can prove the load generator catches bad echoes.
 
@@ -47,6 +51,7 @@ struct Server {
     room: Vec<usize>,
     dirty: Vec<usize>,
     corrupt_every: u64,
+    batched: bool,
     reads: u64,
     scratch: Vec<u8>,
     tmp: Vec<u8>,
@@ -59,7 +64,9 @@ enum Flow {
 
 impl Server {
     fn flush(&mut self, id: usize) -> Flow {
-        let Some(c) = self.conns[id].as_mut() else { return Flow::Ok };
+        let Some(c) = self.conns[id].as_mut() else {
+            return Flow::Ok;
+        };
         while c.wpos < c.wbuf.len() {
             match c.sock.write(&c.wbuf[c.wpos..]) {
                 Ok(0) => return Flow::Close,
@@ -95,7 +102,9 @@ impl Server {
     /// shared scratch buffer (single thread), so idle connections own no buffer.
     fn readable(&mut self, id: usize) -> Flow {
         loop {
-            let Some(c) = self.conns[id].as_mut() else { return Flow::Ok };
+            let Some(c) = self.conns[id].as_mut() else {
+                return Flow::Ok;
+            };
             if c.wbuf.len() - c.wpos > MAX_PENDING {
                 c.paused = true;
                 return Flow::Ok;
@@ -149,7 +158,11 @@ impl Server {
         let c = self.conns[id].as_mut().unwrap();
         if c.mode == Mode::Line {
             let Some(nl) = c.rbuf.iter().position(|&b| b == b'\n') else {
-                return if c.rbuf.len() > 64 { Flow::Close } else { Flow::Ok };
+                return if c.rbuf.len() > 64 {
+                    Flow::Close
+                } else {
+                    Flow::Ok
+                };
             };
             let line = String::from_utf8_lossy(&c.rbuf[..nl]).trim().to_string();
             c.rbuf.drain(..=nl);
@@ -158,7 +171,10 @@ impl Server {
                 let rest = std::mem::take(&mut c.rbuf);
                 c.wbuf.extend_from_slice(b"OK\n");
                 c.wbuf.extend_from_slice(&rest);
-            } else if let Some(n) = line.strip_prefix("BCAST ").and_then(|n| n.parse::<usize>().ok()) {
+            } else if let Some(n) = line
+                .strip_prefix("BCAST ")
+                .and_then(|n| n.parse::<usize>().ok())
+            {
                 if n == 0 || n > 1 << 20 {
                     return Flow::Close;
                 }
@@ -170,6 +186,33 @@ impl Server {
                 return Flow::Close;
             }
             self.mark(id);
+        }
+        let c = self.conns[id].as_mut().unwrap();
+        if let (Mode::Bcast(_), false) = (&c.mode, self.batched) {
+            // Strict: every byte read goes out now, one write per member.
+            self.tmp.clear();
+            self.tmp.append(&mut c.rbuf);
+            for i in 0..self.room.len() {
+                let m = self.room[i];
+                let mc = self.conns[m].as_mut().unwrap();
+                let mut off = 0;
+                if mc.wpos == mc.wbuf.len() {
+                    mc.wbuf.clear();
+                    mc.wpos = 0;
+                    match mc.sock.write(&self.tmp) {
+                        Ok(k) => off = k,
+                        Err(_) => {} // full or broken: appended, the flush tells
+                    }
+                }
+                if off < self.tmp.len() {
+                    mc.wbuf.extend_from_slice(&self.tmp[off..]);
+                    if !mc.dirty {
+                        mc.dirty = true;
+                        self.dirty.push(m);
+                    }
+                }
+            }
+            return Flow::Ok;
         }
         let c = self.conns[id].as_mut().unwrap();
         if let Mode::Bcast(n) = c.mode {
@@ -205,14 +248,16 @@ impl Server {
 fn main() {
     let mut port: u16 = 0;
     let mut corrupt_every = 0u64;
+    let mut batched = false;
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         let v = args.next();
         match (a.as_str(), v.and_then(|v| v.parse::<u64>().ok())) {
             ("--port", Some(p)) => port = p as u16,
             ("--corrupt-every", Some(n)) => corrupt_every = n,
+            ("--batched", Some(n)) => batched = n != 0,
             _ => {
-                eprintln!("usage: rawtcp [--port 0] [--corrupt-every N]");
+                eprintln!("usage: rawtcp [--port 0] [--batched 1] [--corrupt-every N]");
                 std::process::exit(2);
             }
         }
@@ -229,9 +274,21 @@ fn main() {
     let _ = io::stdout().flush();
 
     let mut poll = Poll::new().unwrap();
-    poll.registry().register(&mut listener, LISTENER, Interest::READABLE).unwrap();
+    poll.registry()
+        .register(&mut listener, LISTENER, Interest::READABLE)
+        .unwrap();
     let mut events = Events::with_capacity(1024);
-    let mut s = Server { conns: Vec::new(), free: Vec::new(), room: Vec::new(), dirty: Vec::new(), corrupt_every, reads: 0, scratch: vec![0; 65536], tmp: Vec::new() };
+    let mut s = Server {
+        conns: Vec::new(),
+        free: Vec::new(),
+        room: Vec::new(),
+        dirty: Vec::new(),
+        corrupt_every,
+        batched,
+        reads: 0,
+        scratch: vec![0; 65536],
+        tmp: Vec::new(),
+    };
     loop {
         if let Err(e) = poll.poll(&mut events, None) {
             if e.kind() == io::ErrorKind::Interrupted {
@@ -249,7 +306,13 @@ fn main() {
                                 s.conns.push(None);
                                 s.conns.len() - 1
                             });
-                            poll.registry().register(&mut sock, Token(id), Interest::READABLE | Interest::WRITABLE).unwrap();
+                            poll.registry()
+                                .register(
+                                    &mut sock,
+                                    Token(id),
+                                    Interest::READABLE | Interest::WRITABLE,
+                                )
+                                .unwrap();
                             s.conns[id] = Some(Conn {
                                 sock,
                                 mode: Mode::Line,
