@@ -122,7 +122,7 @@ impl Server {
             if c.mode == Mode::Echo {
                 if self.corrupt_every > 0 {
                     self.reads += 1;
-                    if self.reads % self.corrupt_every == 0 {
+                    if self.reads.is_multiple_of(self.corrupt_every) {
                         self.scratch[n / 2] ^= 0x40;
                     }
                 }
@@ -199,9 +199,9 @@ impl Server {
                 if mc.wpos == mc.wbuf.len() {
                     mc.wbuf.clear();
                     mc.wpos = 0;
-                    match mc.sock.write(&self.tmp) {
-                        Ok(k) => off = k,
-                        Err(_) => {} // full or broken: appended, the flush tells
+                    // Full or broken: appended, and the flush tells.
+                    if let Ok(k) = mc.sock.write(&self.tmp) {
+                        off = k;
                     }
                 }
                 if off < self.tmp.len() {
@@ -337,7 +337,7 @@ fn main() {
                 continue;
             }
             let id = ev.token().0;
-            if s.conns.get(id).map_or(true, |c| c.is_none()) {
+            if s.conns.get(id).is_none_or(|c| c.is_none()) {
                 continue;
             }
             let mut flow = Flow::Ok;
