@@ -126,7 +126,7 @@ impl Connection {
         if self.phase != Phase::Finishing {
             self.phase = Phase::Finishing;
             self.reader = None;
-            self.head = Vec::new();
+            self.head = None;
             // Bounds the flush and the linger together.
             let at = env.now + env.config.close_timeout;
             env.timers.schedule(at, TimerKind::Linger, key, self.id);

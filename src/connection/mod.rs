@@ -85,8 +85,10 @@ pub struct Connection {
     /// Context takeover's two histories (`--deflate dedicated`), made on
     /// the first compressed message: at most 2^window bytes each.
     pub deflate_context: Option<Box<crate::deflate::Context>>,
-    /// The request head while it arrives in pieces.
-    head: Vec<u8>,
+    /// The request head while it arrives in pieces. Boxed on purpose: 8
+    /// bytes in every open connection instead of an empty 24-byte Vec.
+    #[allow(clippy::box_collection)]
+    head: Option<Box<Vec<u8>>>,
     pub out: OutQueue,
     /// Seconds after the server started that this client connected.
     pub connected_secs: u32,
@@ -119,7 +121,7 @@ impl Connection {
             reader: None,
             deflate: None,
             deflate_context: None,
-            head: Vec::new(),
+            head: None,
             out: OutQueue::default(),
             connected_secs,
             seen: true,

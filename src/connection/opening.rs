@@ -22,7 +22,7 @@ impl Connection {
         env: &mut Env,
         app: &mut impl App,
     ) {
-        if self.head.is_empty() {
+        if self.head.is_none() {
             // The usual case: the whole head in one read, parsed in place.
             if let Some(end) = handshake::find_head_end(data, 0) {
                 let (head, rest) = data.split_at_mut(end);
@@ -33,22 +33,23 @@ impl Connection {
                 return;
             }
         }
-        let searched = self.head.len();
-        self.head.extend_from_slice(data);
-        match handshake::find_head_end(&self.head, searched) {
+        // A head in pieces is gathered in a box of its own (an open
+        // connection pays 8 bytes for the field, not a whole Vec).
+        let mut head = self.head.take().unwrap_or_default();
+        let searched = head.len();
+        head.extend_from_slice(data);
+        match handshake::find_head_end(&head, searched) {
             Some(end) => {
-                let mut head = std::mem::take(&mut self.head);
                 let mut rest = head.split_off(end);
                 self.on_request_head(key, &head, env, app);
                 if !rest.is_empty() && self.phase.reads_frames() {
                     self.on_frame_bytes(key, &mut rest, env, app);
                 }
             }
-            None if self.head.len() > MAX_HEAD_LEN => {
-                self.head = Vec::new();
+            None if head.len() > MAX_HEAD_LEN => {
                 self.refuse(key, &HandshakeError::HeadTooLarge, env);
             }
-            None => {}
+            None => self.head = Some(head),
         }
     }
 
