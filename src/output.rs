@@ -42,6 +42,9 @@ struct Queue {
     dropped_total: u64,
     /// The writer has taken a batch and not finished writing it.
     writing: bool,
+    /// The writer sleeps on `ready`: only then does a push wake it (a
+    /// futex syscall per log line otherwise, on the loop thread).
+    waiting: bool,
 }
 
 /// A bounded line buffer and the state its writer thread shares.
@@ -78,8 +81,11 @@ impl Output {
         if q.bytes.saturating_add(line.len()) > capacity {
             q.dropped[stream as usize] += 1;
             q.dropped_total += 1;
+            let wake = q.waiting;
             drop(q);
-            self.ready.notify_one();
+            if wake {
+                self.ready.notify_one();
+            }
             return false;
         }
         if let Some(note) = take_dropped(&mut q, stream) {
@@ -88,8 +94,12 @@ impl Output {
         }
         q.bytes += line.len();
         q.lines.push_back((stream, line));
+        // A writer that is busy takes this line on its next turn unasked.
+        let wake = q.waiting;
         drop(q);
-        self.ready.notify_one();
+        if wake {
+            self.ready.notify_one();
+        }
         true
     }
 
@@ -127,7 +137,11 @@ impl Output {
                 while q.lines.is_empty() && q.dropped == [0, 0] {
                     q.writing = false;
                     self.idle.notify_all();
+                    // Set under the lock that `wait` gives up atomically, so
+                    // a push that sees it cannot miss the sleeper.
+                    q.waiting = true;
                     q = self.ready.wait(q).unwrap_or_else(|e| e.into_inner());
+                    q.waiting = false;
                 }
                 q.writing = true;
                 let mut batch: Vec<_> = q.lines.drain(..).collect();
