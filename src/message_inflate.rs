@@ -52,10 +52,12 @@ impl FrameReader {
         };
         let compressed: &[u8] = if single_read { chunk } else { &gathered };
         if self.observe_frames {
-            let start = compressed.len() - header.payload_len as usize;
+            // The last frame's payload is the tail of what was gathered.
+            let last = usize::try_from(header.payload_len).unwrap_or(usize::MAX);
+            let start = compressed.len().saturating_sub(last);
             let frame = Event::Frame {
                 header: *header,
-                payload: &compressed[start..],
+                payload: compressed.get(start..).unwrap_or(&[]),
             };
             if on_event(frame) == Flow::Stop {
                 pool::give(gathered);
