@@ -70,8 +70,14 @@ pub fn frame_report(header: &FrameHeader, payload: &[u8]) -> serde_json::Value {
         .zip(header.mask.iter().cycle())
         .map(|(b, m)| b ^ m)
         .collect();
+    // A compressed frame (RSV1, RFC 7692 §6) carries deflate data, not
+    // text: no text column for it (the `inflated` report and the echo
+    // show the message).
+    let compressed = header.rsv & 4 != 0;
     let text = match header.opcode {
-        Opcode::Text | Opcode::Continuation => Some(String::from_utf8_lossy(shown).into_owned()),
+        Opcode::Text | Opcode::Continuation if !compressed => {
+            Some(String::from_utf8_lossy(shown).into_owned())
+        }
         Opcode::Close if shown.len() > 2 => shown
             .get(2..)
             .map(|reason| String::from_utf8_lossy(reason).into_owned()),
