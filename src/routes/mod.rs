@@ -35,6 +35,8 @@ pub struct State {
     pub clock: Clock,
     /// Where `/upload` hands files (None: uploads are refused).
     pub uploads: Option<UploadWorker>,
+    /// Rooms across nodes (`--redis`), None for a single node.
+    pub cluster: Option<chat::cluster::Cluster>,
 }
 
 impl State {
@@ -46,6 +48,7 @@ impl State {
             last_speaker: None,
             clock,
             uploads,
+            cluster: None,
         }
     }
 }
@@ -60,6 +63,7 @@ pub struct Ctx<'a> {
     pub last_speaker: &'a mut Option<u64>,
     pub clock: Clock,
     pub uploads: Option<&'a UploadWorker>,
+    pub cluster: Option<&'a mut chat::cluster::Cluster>,
 }
 
 /// The routes as the connection's [`App`]: built by the server for one
@@ -81,6 +85,7 @@ impl Router<'_> {
             last_speaker: &mut self.state.last_speaker,
             clock: self.state.clock,
             uploads: self.state.uploads.as_ref(),
+            cluster: self.state.cluster.as_mut(),
         }
     }
 }
@@ -108,6 +113,9 @@ impl App for Router<'_> {
                         ctx.rooms.deflate_min = ctx.config.deflate_min;
                         let bits = conn.broadcast_bits();
                         let room = ctx.rooms.join_with(name, conn.key(), conn.id(), v1, bits);
+                        if let Some(cl) = ctx.cluster.as_deref_mut() {
+                            chat::cluster_routes::joined(cl, ctx.rooms, room, conn.key());
+                        }
                         Route::Chat {
                             room: room as u32,
                             v1,
@@ -161,7 +169,12 @@ impl App for Router<'_> {
 /// once, so it no longer counts as a member) or gone. Safe to call twice.
 pub fn on_gone(route: Route, key: usize, id: u64, state: &mut State) {
     match route {
-        Route::Chat { room, .. } => state.rooms.leave(room as usize, key),
+        Route::Chat { room, .. } => {
+            if let Some(cl) = state.cluster.as_mut() {
+                chat::cluster_routes::leaving(cl, &state.rooms, room as usize, key);
+            }
+            state.rooms.leave(room as usize, key)
+        }
         // Its counter and quota on the worker are no longer needed.
         Route::Upload => {
             if let Some(worker) = &state.uploads {

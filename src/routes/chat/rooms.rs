@@ -36,16 +36,28 @@ pub struct Member {
     /// `hello`s refused so far (names taken or invalid): bounded, so a
     /// client cannot make the room search for free names forever.
     pub refusals: u8,
+    /// Cluster (`--redis`): Redis has this member in the room's members.
+    pub registered: bool,
+    /// Cluster: a `hello` is on its way to Redis (the name is not ours yet).
+    pub hello_pending: bool,
 }
 
 impl Member {
-    /// The name others see: the chosen one, or `#<id>`.
-    pub fn display(&self) -> String {
+    /// The name others see: the chosen one, or `#<id>` (`#<id>@<node>` in
+    /// a cluster: `suffix` is `@<node>` there, empty otherwise).
+    pub fn display(&self, suffix: &str) -> String {
         match &self.name {
             Some(name) => name.clone(),
-            None => format!("#{}", self.id),
+            None => format!("#{}{suffix}", self.id),
         }
     }
+}
+
+/// Whom a name in a room stands for.
+#[derive(Debug)]
+pub enum Target<'a> {
+    Local(&'a Member),
+    Remote(&'a super::remote::Remote),
 }
 
 #[derive(Debug, Default)]
@@ -66,6 +78,10 @@ pub struct Room {
     pub v1_count: usize,
     /// The compressed kinds of member present, each with its round buffer.
     kinds: Vec<kinds::Kind>,
+    /// Members on other nodes (cluster only).
+    pub remote: super::remote::RemoteMembers,
+    /// `@<node>` in a cluster, so that `#12` is unique across nodes.
+    pub id_suffix: String,
 }
 
 impl Room {
@@ -80,29 +96,57 @@ impl Room {
     /// Names of everyone present who can be addressed: named v1 members and
     /// plain members as `#<id>`.
     pub fn member_names(&self) -> Vec<String> {
-        self.members
-            .iter()
-            .filter(|m| !m.v1 || m.name.is_some())
-            .map(Member::display)
-            .collect()
+        let local = self.members.iter().filter(|m| !m.v1 || m.name.is_some());
+        let local = local.map(|m| m.display(&self.id_suffix));
+        let remote = self.remote.list.iter().filter(|r| r.listed());
+        local.chain(remote.map(super::remote::Remote::display)).collect()
     }
 
-    /// A named member (by `name_key`), or a plain one by `#<id>`.
+    /// A named member (by `name_key`), or a plain one by `#<id>` (on this
+    /// node: `#<id>` or `#<id>@<node>`).
     pub fn find_by_name(&self, name: &str) -> Option<&Member> {
-        if let Some(id) = name.strip_prefix('#').and_then(|n| n.parse::<u64>().ok()) {
+        if let Some(id) = name.strip_prefix('#') {
+            let id = id.strip_suffix(self.id_suffix.as_str()).unwrap_or(id);
+            let id = id.parse::<u64>().ok()?;
             return self.members.iter().find(|m| !m.v1 && m.id == id);
         }
         let key = *self.names.get(&name_key(name))?;
         self.member(key)
     }
 
+    /// A member here or on another node, by the name others see.
+    pub fn find_target(&self, name: &str) -> Option<Target<'_>> {
+        if let Some(m) = self.find_by_name(name) {
+            return Some(Target::Local(m));
+        }
+        let remote = match name.strip_prefix('#') {
+            Some(member) => self.remote.get(member).filter(|r| !r.v1),
+            None => self.remote.by_name(name),
+        };
+        remote.map(Target::Remote)
+    }
+
     pub fn name_taken(&self, name: &str) -> bool {
-        self.names.contains_key(&name_key(name))
+        self.names.contains_key(&name_key(name)) || self.remote.name_taken(name)
+    }
+
+    /// Members on every node.
+    pub fn everyone(&self) -> usize {
+        self.members.len() + self.remote.len()
     }
 
     /// Gives member `key` its name; false if the name is taken.
     pub fn claim_name(&mut self, key: usize, name: &str) -> bool {
         if self.name_taken(name) {
+            return false;
+        }
+        self.take_name(key, name)
+    }
+
+    /// Gives member `key` its name without asking whether another node's
+    /// member has it (Redis already said it is ours).
+    pub fn take_name(&mut self, key: usize, name: &str) -> bool {
+        if self.names.get(&name_key(name)).is_some_and(|&k| k != key) {
             return false;
         }
         let Some(me) = self.member_mut(key) else {
@@ -183,6 +227,8 @@ pub struct Rooms {
     direct_bytes: HashMap<usize, usize>,
     /// `--deflate-min`: shorter broadcasts go uncompressed to everyone.
     pub deflate_min: usize,
+    /// `@<node>` in a cluster (see [`Room::id_suffix`]).
+    pub id_suffix: String,
 }
 
 impl Rooms {
@@ -205,6 +251,7 @@ impl Rooms {
             None => {
                 let index = self.rooms.insert(Room {
                     name: name.to_string(),
+                    id_suffix: self.id_suffix.clone(),
                     ..Room::default()
                 });
                 self.by_name.insert(name.to_string(), index);
@@ -221,6 +268,8 @@ impl Rooms {
                 deflate_bits,
                 name: None,
                 refusals: 0,
+                registered: false,
+                hello_pending: false,
             });
         }
         index
@@ -258,6 +307,11 @@ impl Rooms {
         !self.gathering.is_empty() || !self.round.is_empty()
     }
 
+    /// The index of the room called `name`, if anyone is in it here.
+    pub fn index_of(&self, name: &str) -> Option<usize> {
+        self.by_name.get(name).copied()
+    }
+
     pub fn get(&self, index: usize) -> Option<&Room> {
         self.rooms.get(index)
     }
@@ -268,6 +322,10 @@ impl Rooms {
 
     pub fn len(&self) -> usize {
         self.rooms.len()
+    }
+
+    pub fn iter_indexed(&self) -> impl Iterator<Item = (usize, &Room)> {
+        self.rooms.iter()
     }
 
     pub fn iter(&self) -> impl Iterator<Item = &Room> {
