@@ -1,0 +1,3 @@
+//! Rooms that span several wsloop nodes through Redis.
+
+pub mod resp;
