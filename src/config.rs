@@ -50,6 +50,14 @@ pub struct Config {
     pub deflate_min: usize,
     /// LZ77 window bits for `dedicated` mode (9..=15).
     pub deflate_window: u8,
+    /// `--redis URL`: rooms span every node of the cluster this Redis
+    /// defines (None: one node, no Redis).
+    pub redis: Option<crate::cluster::url::RedisUrl>,
+    /// Room events waiting for Redis, in bytes; past it a message reaches
+    /// this node's members only (a v1 sender is told; counted).
+    pub cluster_outbox: usize,
+    /// This node's name (TEMP until the metrics branch lands).
+    pub node: String,
 }
 
 /// The least a message in progress must grow by per --message-timeout.
@@ -77,6 +85,9 @@ impl Default for Config {
             upload_limits: crate::upload_worker::Limits::default(),
             max_memory: 512 << 20,
             message_timeout: Duration::from_secs(30),
+            redis: None,
+            cluster_outbox: 8 << 20,
+            node: format!("wsloop-{}", std::process::id()),
         }
     }
 }
@@ -140,6 +151,16 @@ usage: wsloop [options]
                             counted in --max-memory; off = decline (default shared)
   --deflate-min BYTES       shorter messages are sent uncompressed (default 1024)
   --deflate-window BITS     LZ77 window for dedicated mode, 9..15 (default 12)
+  --redis URL               redis://[[user]:password@]host[:port][/db]: rooms span
+                            every wsloop node that uses this Redis (one order per
+                            room, names unique across nodes); without it, one node.
+                            /echo, /guest, /upload, /inspect and the operator
+                            console stay per node (the console sees and answers
+                            this node's clients only)
+  --cluster-outbox BYTES    room events waiting for Redis (while it is slow or
+                            away); past it a message reaches this node's members
+                            only, a v1 sender gets an error, and it is counted and
+                            logged (default 8388608 = 8 MiB)
   -h, --help                this text
 
 Sizes take a unit: 64KiB, 16MiB, 1GiB (also K, M, G; all binary).
@@ -237,6 +258,11 @@ pub fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Command, Str
                     return Err("--deflate-window must be 9 to 15".into());
                 }
             }
+            "--redis" => {
+                config.redis = Some(crate::cluster::url::RedisUrl::parse(&value()?)?);
+            }
+            "--node" => config.node = value()?,
+            "--cluster-outbox" => config.cluster_outbox = bytes(&flag, &value()?)?,
             _ => return Err(format!("unknown option {arg} (see --help)")),
         }
     }

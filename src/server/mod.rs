@@ -13,6 +13,7 @@
 mod console;
 mod deadlines;
 mod delivery;
+mod redis;
 
 use delivery::mark_dirty;
 
@@ -131,6 +132,8 @@ pub struct Server {
     started: Instant,
     /// Set when a shutdown began: stop once every client is gone.
     shutting_down: bool,
+    /// The cluster's Redis sockets (`--redis`).
+    redis: Option<redis::RedisSockets>,
 }
 
 impl Server {
@@ -155,6 +158,18 @@ impl Server {
         // Room for every allowed connection up front: untouched pages cost
         // no memory, and the table is never copied while it grows.
         let capacity = config.max_connections + REFUSAL_SLOTS;
+        let mut routes = State::new(Clock::local(), Some(uploads));
+        let mut redis = None;
+        if let Some(url) = &config.redis {
+            // The one name lookup, before the loop runs (see cluster::url).
+            let addr = url.resolve().map_err(io::Error::other)?;
+            redis = Some(redis::RedisSockets::new(addr));
+            let node = config.node.clone();
+            routes.rooms.id_suffix = format!("@{node}");
+            let cluster =
+                routes::chat::cluster::Cluster::new(url.clone(), node, config.cluster_outbox, Instant::now());
+            routes.cluster = Some(cluster);
+        }
         Ok(Server {
             poll,
             listener,
@@ -163,7 +178,7 @@ impl Server {
                 config,
                 timers: Timers::with_capacity(capacity),
                 now: Instant::now(),
-                routes: State::new(Clock::local(), Some(uploads)),
+                routes,
                 memory_used: 0,
             },
             scratch: vec![0; SCRATCH_LEN],
@@ -177,6 +192,7 @@ impl Server {
             accepting: true,
             started: Instant::now(),
             shutting_down: false,
+            redis,
         })
     }
 
@@ -197,7 +213,14 @@ impl Server {
                 && self.closing.is_empty()
                 && !self.shared.routes.rooms.has_pending();
             let timeout = if idle {
-                self.shared.timers.poll_timeout(self.shared.now)
+                let timers = self.shared.timers.poll_timeout(self.shared.now);
+                match &self.shared.routes.cluster {
+                    Some(cl) => {
+                        let due = cl.next_deadline().saturating_duration_since(self.shared.now);
+                        Some(timers.map_or(due, |t| t.min(due)))
+                    }
+                    None => timers,
+                }
             } else {
                 Some(Duration::ZERO)
             };
@@ -219,6 +242,8 @@ impl Server {
                         self.on_console();
                         self.on_uploads();
                     }
+                    token if token == redis::TOKENS[0] => self.on_redis_event(0, event),
+                    token if token == redis::TOKENS[1] => self.on_redis_event(1, event),
                     Token(key) => {
                         let hangup = event.is_read_closed() || event.is_error();
                         if event.is_readable() || hangup {
@@ -231,6 +256,7 @@ impl Server {
                 }
             }
             self.fire_timers();
+            self.redis_sync();
             self.deliver();
             self.flush_dirty();
             if self.shutting_down && self.clients.is_empty() {

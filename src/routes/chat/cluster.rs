@@ -241,7 +241,7 @@ impl Cluster {
         for i in [CMD, SUB] {
             let random = self.random();
             if let Some(l) = self.links.get_mut(i) {
-                if l.state != LinkState::Down {
+                if l.state != LinkState::Down || l.reset {
                     l.down(now, random);
                 }
             }

@@ -194,6 +194,7 @@ pub fn on_snapshot(cl: &mut Cluster, room: &str, reply: Resp, rooms: &mut Rooms,
             (envelope::node_of(member) != cl.node).then(|| (member.to_string(), v1, name))
         })
         .collect();
+    debug!("cluster: room {room} snapshot n={n} seq={seq}: {} member(s) on other nodes", snapshot.len());
     if let Some(index) = rooms.index_of(room) {
         let (mut named, mut left) = (Vec::new(), Vec::new());
         if let Some(r) = rooms.get_mut(index) {
@@ -350,13 +351,14 @@ fn apply(cl: &mut Cluster, room: &str, event: Event, rooms: &mut Rooms, clock: &
                 (Some(bytes), _) => rooms.queue_plain(index, Opcode::Binary, bytes),
                 (None, Some(text)) => {
                     rooms.queue_plain(index, Opcode::Text, text.as_bytes());
+                    let (text, truncated) = v1::relayed_text(text.as_bytes());
                     let message = v1::Message {
                         seq: Some(event.seq),
                         from: &from,
                         to: None,
-                        text,
+                        text: &text,
                         time: &clock.hms(),
-                        truncated: event.truncated,
+                        truncated,
                     };
                     if rooms.get(index).is_some_and(|r| r.v1_count > 0) {
                         rooms.queue_v1(index, &v1::message(&message));
@@ -409,7 +411,7 @@ fn whisper(rooms: &mut Rooms, index: usize, event: &Event, node: &str, clock: &C
 }
 
 /// Redis answered a post.
-pub fn on_posted(cl: &mut Cluster, post: Post, first: i64, second: Option<&Resp>, rooms: &mut Rooms) {
+pub fn on_posted(_cl: &mut Cluster, post: Post, first: i64, second: Option<&Resp>, rooms: &mut Rooms) {
     let Some(index) = rooms.index_of(&post.room) else {
         return;
     };

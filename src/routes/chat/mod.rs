@@ -194,8 +194,8 @@ pub fn check_name(name: &str) -> Result<(), &'static str> {
 /// The number of a message delivered here and now: the room's own, or
 /// none in a cluster (where Redis numbers messages, and one shown before
 /// Redis saw it has no number yet).
-fn local_seq(room: &mut Room, ctx: &Ctx) -> Option<u64> {
-    if ctx.cluster.is_some() {
+fn local_seq(room: &mut Room, clustered: bool) -> Option<u64> {
+    if clustered {
         None
     } else {
         Some(room.next_seq())
@@ -226,7 +226,7 @@ fn say(conn: &mut Handle, index: usize, from: &str, text: &str, id: Option<&Valu
     };
     let delivered = room.members.len().saturating_sub(1);
     let has_plain = room.has_plain();
-    let seq = local_seq(room, ctx);
+    let seq = local_seq(room, ctx.cluster.is_some());
     let event = v1::message(&v1::Message {
         seq,
         from,
@@ -262,9 +262,10 @@ fn whisper(
     id: Option<&Value>,
     ctx: &mut Ctx,
 ) {
-    let Some(room) = ctx.rooms.get_mut(index) else {
+    let Some(room) = ctx.rooms.get(index) else {
         return;
     };
+    let room_name = room.name.clone();
     let up = ctx.cluster.as_deref().is_some_and(|cl| cl.up);
     let target = match ctx.cluster.as_deref() {
         Some(cl) => cluster_routes::target_member(cl, ctx.rooms, index, to),
@@ -279,9 +280,8 @@ fn whisper(
             to_name: Some(to.to_string()),
             ..Event::default()
         };
-        let name = room.name.clone();
         let (key, cid) = (conn.key(), conn.id());
-        if cluster_routes::message(cl, &name, key, cid, event, Some(target), id, true)
+        if cluster_routes::message(cl, &room_name, key, cid, event, Some(target), id, true)
             == Outcome::LocalOnly
         {
             reply(conn, index, &cluster_routes::not_delivered(id), ctx);
@@ -300,7 +300,7 @@ fn whisper(
         return refuse(conn, index, &Refusal::new(reason, id), ctx);
     };
     let (tkey, tid, tv1) = (target.key, target.id, target.v1);
-    let seq = local_seq(room, ctx);
+    let seq = local_seq(room, ctx.cluster.is_some());
     let event = v1::message(&v1::Message {
         seq,
         from,
