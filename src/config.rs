@@ -50,6 +50,8 @@ pub struct Config {
     pub deflate_min: usize,
     /// LZ77 window bits for `dedicated` mode (9..=15).
     pub deflate_window: u8,
+    /// This node's name in `/healthz` (see [`default_node_name`]).
+    pub node: String,
 }
 
 /// The least a message in progress must grow by per --message-timeout.
@@ -77,8 +79,45 @@ impl Default for Config {
             upload_limits: crate::upload_worker::Limits::default(),
             max_memory: 512 << 20,
             message_timeout: Duration::from_secs(30),
+            node: default_node_name(),
         }
     }
+}
+
+/// `<hostname>-<pid>-<4 hex digits>`: distinct for every process, also
+/// for several on one machine. The hostname is read once, at start, from
+/// /proc ("wsloop" when it cannot be read), keeping only the characters a
+/// node name may hold, and shortened so the whole fits in 64.
+pub fn default_node_name() -> String {
+    use std::hash::{BuildHasher, Hasher};
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
+    let host: String = host.chars().filter(|&c| node_char(c)).collect();
+    let host = if host.is_empty() {
+        "wsloop".into()
+    } else {
+        host
+    };
+    // RandomState is seeded from the OS's randomness, per process.
+    let random = std::collections::hash_map::RandomState::new()
+        .build_hasher()
+        .finish()
+        & 0xFFFF;
+    let suffix = format!("-{}-{random:04x}", std::process::id());
+    let keep = MAX_NODE.saturating_sub(suffix.len());
+    let host: String = host.chars().take(keep).collect();
+    format!("{host}{suffix}")
+}
+
+/// The longest node name.
+const MAX_NODE: usize = 64;
+
+fn node_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-')
+}
+
+/// Node names are 1-64 characters of `[A-Za-z0-9._-]`.
+pub fn valid_node_name(name: &str) -> bool {
+    (1..=MAX_NODE).contains(&name.len()) && name.chars().all(node_char)
 }
 
 impl Config {
@@ -140,6 +179,9 @@ usage: wsloop [options]
                             counted in --max-memory; off = decline (default shared)
   --deflate-min BYTES       shorter messages are sent uncompressed (default 1024)
   --deflate-window BITS     LZ77 window for dedicated mode, 9..15 (default 12)
+  --node NAME               this node's name in /healthz: 1-64 characters of
+                            A-Z a-z 0-9 . _ - (default <hostname>-<pid>-<4 random
+                            hex digits>)
   -h, --help                this text
 
 Sizes take a unit: 64KiB, 16MiB, 1GiB (also K, M, G; all binary).
@@ -236,6 +278,15 @@ pub fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Command, Str
                 if !(9..=15).contains(&config.deflate_window) {
                     return Err("--deflate-window must be 9 to 15".into());
                 }
+            }
+            "--node" => {
+                let v = value()?;
+                if !valid_node_name(&v) {
+                    return Err(format!(
+                        "--node: want 1-64 characters of A-Z, a-z, 0-9, '.', '_' and '-': {v}"
+                    ));
+                }
+                config.node = v;
             }
             _ => return Err(format!("unknown option {arg} (see --help)")),
         }

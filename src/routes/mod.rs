@@ -9,18 +9,21 @@
 //! | `/guest`                 | [`guest`]: timed JSON pushes                  |
 //! | `/upload`                | [`upload`]: binary messages become files      |
 //! | `/inspect`               | [`inspect`]: every frame dissected, as JSON   |
+//! | `/healthz`, `/metrics`   | [`ops`]: plain HTTP GET, for operators        |
 
 pub mod chat;
 pub mod guest;
 pub mod inspect;
+pub mod ops;
 pub mod upload;
 
 use std::time::Instant;
 
-use crate::app::{App, AppEvent, Handle};
+use crate::app::{App, AppEvent, Handle, HttpAnswer};
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::error::HandshakeError;
+use crate::metrics::{ClusterState, Metrics};
 use crate::upload_worker::UploadWorker;
 
 /// What the routes keep between events: the rooms, the console's lines.
@@ -35,6 +38,15 @@ pub struct State {
     pub clock: Clock,
     /// Where `/upload` hands files (None: uploads are refused).
     pub uploads: Option<UploadWorker>,
+    /// The counters of `/metrics`: the routes count messages and
+    /// deliveries, the server the connections and its own cuts.
+    pub metrics: Metrics,
+    /// Set by the server once its shutdown began: `/healthz` says 503 and
+    /// upgrades are refused.
+    pub shutting_down: bool,
+    pub cluster: ClusterState,
+    /// When the server started, for `wsloop_uptime_seconds`.
+    pub started: Instant,
 }
 
 impl State {
@@ -46,6 +58,10 @@ impl State {
             last_speaker: None,
             clock,
             uploads,
+            metrics: Metrics::default(),
+            shutting_down: false,
+            cluster: ClusterState::Off,
+            started: Instant::now(),
         }
     }
 }
@@ -91,10 +107,38 @@ impl App for Router<'_> {
         path: &str,
         offered: &[&str],
     ) -> Result<Option<&'static str>, HandshakeError> {
-        Ok(RoutePath::parse(path)?.select_protocol(offered))
+        let path = RoutePath::parse(path)?;
+        if self.state.shutting_down {
+            return Err(HandshakeError::ShuttingDown);
+        }
+        Ok(path.select_protocol(offered))
     }
 
+    /// Counts what `/metrics` reports of the event, then routes it.
     fn on_event(&mut self, conn: &mut Handle<'_>, event: AppEvent<'_>) {
+        let metrics = &mut self.state.metrics;
+        match &event {
+            AppEvent::Message { .. } => metrics.messages_received_total += 1,
+            AppEvent::Closed { dropped: true, .. } => metrics.clients_dropped_total += 1,
+            _ => {}
+        }
+        let sent_before = conn.sends();
+        self.route_event(conn, event);
+        self.count_sends(conn.sends().saturating_sub(sent_before));
+    }
+
+    fn http_get(&mut self, path: &str, now: Instant) -> Option<HttpAnswer> {
+        ops::http_get(self.config, self.state, path, now)
+    }
+}
+
+impl Router<'_> {
+    /// Counts messages a route queued through a handle as deliveries.
+    pub fn count_sends(&mut self, sends: u32) {
+        self.state.metrics.deliveries_total += u64::from(sends);
+    }
+
+    fn route_event(&mut self, conn: &mut Handle<'_>, event: AppEvent<'_>) {
         let route = *self.route;
         let mut ctx = self.ctx(conn.now());
         match (event, route) {
