@@ -52,6 +52,8 @@ pub struct Config {
     pub deflate_window: u8,
     /// This node's name in `/healthz` (see [`default_node_name`]).
     pub node: String,
+    /// Bind with SO_REUSEPORT: several processes share one port.
+    pub reuse_port: bool,
 }
 
 /// The least a message in progress must grow by per --message-timeout.
@@ -80,6 +82,7 @@ impl Default for Config {
             max_memory: 512 << 20,
             message_timeout: Duration::from_secs(30),
             node: default_node_name(),
+            reuse_port: false,
         }
     }
 }
@@ -182,6 +185,9 @@ usage: wsloop [options]
   --node NAME               this node's name in /healthz: 1-64 characters of
                             A-Z a-z 0-9 . _ - (default <hostname>-<pid>-<4 random
                             hex digits>)
+  --reuse-port              bind with SO_REUSEPORT: several wsloop processes on this
+                            machine share the port, the kernel spreads connections
+                            among them (default off: a port in use is an error)
   -h, --help                this text
 
 Sizes take a unit: 64KiB, 16MiB, 1GiB (also K, M, G; all binary).
@@ -288,6 +294,7 @@ pub fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Command, Str
                 }
                 config.node = v;
             }
+            "--reuse-port" => config.reuse_port = true,
             _ => return Err(format!("unknown option {arg} (see --help)")),
         }
     }

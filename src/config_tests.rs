@@ -130,4 +130,6 @@ fn node_names_are_checked_and_the_default_is_valid() {
         let err = parse(&["--node", bad]).unwrap_err();
         assert!(err.starts_with("--node: "), "{err}");
     }
+    assert!(!parse(&[]).unwrap().reuse_port);
+    assert!(parse(&["--reuse-port"]).unwrap().reuse_port);
 }

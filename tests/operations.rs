@@ -1,11 +1,14 @@
 //! Running wsloop in production, over real sockets on 127.0.0.1: `GET
-//! /healthz` (200 while serving, 503 once the shutdown began) and `GET
-//! /metrics` (Prometheus text that parses, counters that move).
+//! /healthz` (200 while serving, 503 once the shutdown began), `GET
+//! /metrics` (Prometheus text that parses, counters that move), and
+//! `--reuse-port` (two processes share one port; without it the second
+//! one fails to start).
 
 mod common;
 
 use std::collections::{HashMap, HashSet};
 use std::io::Write;
+use std::net::TcpListener;
 use std::process::{Command, Stdio};
 use std::time::Instant;
 
@@ -114,6 +117,12 @@ fn metrics(server: &Server) -> HashMap<String, f64> {
         "text/plain; version=0.0.4; charset=utf-8"
     );
     parse_prometheus(&r.body)
+}
+
+/// A port that was free a moment ago.
+fn free_port() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.local_addr().unwrap().port()
 }
 
 /// Runs wsloop expecting it to fail at start: its exit code and stderr.
@@ -284,7 +293,67 @@ fn metrics_count_a_client_dropped_for_a_limit() {
     assert_eq!(after - before, 1.0);
 }
 
-// ---- flags ----------------------------------------------------------------
+// ---- --reuse-port -------------------------------------------------------------
+
+#[test]
+fn reuse_port_two_servers_share_one_port_and_both_get_connections() {
+    let port = free_port().to_string();
+    let a = Server::start(&["--port", &port, "--reuse-port", "--node", "reuse-a"]);
+    let b = Server::start(&["--port", &port, "--reuse-port", "--node", "reuse-b"]);
+    assert_eq!(a.port.to_string(), port);
+    assert_eq!(b.port, a.port);
+    let (a_idle, b_idle) = (a.open_sockets(), b.open_sockets());
+
+    // 40 WebSockets through the one port, each answering, all held open.
+    let mut clients: Vec<Ws> = (0..40).map(|_| ws(&a, "/echo")).collect();
+    for (i, c) in clients.iter_mut().enumerate() {
+        c.send(Message::text(format!("hi {i}"))).unwrap();
+        assert_eq!(next_text(c), format!("hi {i}"));
+    }
+    // Each answered, so each is an open socket in one of the processes.
+    let (on_a, on_b) = (a.open_sockets() - a_idle, b.open_sockets() - b_idle);
+    eprintln!("40 WebSockets: {on_a} on a, {on_b} on b");
+    assert_eq!(on_a + on_b, 40);
+
+    // Which node answers, asked through the shared port: both, soon.
+    let mut seen = HashMap::new();
+    for _ in 0..200 {
+        let (status, body) = health_at(a.port);
+        assert_eq!(status, 200);
+        *seen
+            .entry(body["node"].as_str().unwrap().to_string())
+            .or_insert(0) += 1;
+        if seen.len() == 2 {
+            break;
+        }
+    }
+    eprintln!("/healthz through the shared port: {seen:?}");
+    assert!(
+        seen.contains_key("reuse-a") && seen.contains_key("reuse-b"),
+        "both nodes answer within 200 connections: {seen:?}"
+    );
+    assert!(on_a > 0 && on_b > 0, "{on_a} and {on_b}");
+}
+
+#[test]
+fn without_reuse_port_a_second_server_on_the_port_fails_with_one_line() {
+    let port = free_port().to_string();
+    let _first = Server::start(&["--port", &port]);
+    let (code, stderr) = failed_start(&["--port", &port]);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr:?}");
+    assert!(
+        stderr.starts_with(&format!("wsloop: cannot listen on 127.0.0.1:{port}: "))
+            && stderr.contains("in use"),
+        "{stderr:?}"
+    );
+    // A reuse-port group does not take in a process that did not ask.
+    let port = free_port().to_string();
+    let _shared = Server::start(&["--port", &port, "--reuse-port"]);
+    let (code, stderr) = failed_start(&["--port", &port]);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains("in use"), "{stderr:?}");
+}
 
 #[test]
 fn a_bad_node_name_is_a_one_line_flag_error() {

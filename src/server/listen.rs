@@ -1,6 +1,10 @@
 //! The listening socket and new connections: the socket as mio makes it
-//! (SO_REUSEADDR, backlog 1024), then accepting, and each new client's
-//! entry in the table.
+//! (SO_REUSEADDR, backlog 1024), or with `--reuse-port` also SO_REUSEPORT,
+//! so that several wsloop processes on one machine share the port and the
+//! kernel spreads new connections among them (that option must be set
+//! between `socket()` and `bind()`, which neither std nor mio expose:
+//! socket2 makes the socket); then accepting, and each new client's entry
+//! in the table.
 
 use std::io;
 use std::net::SocketAddr;
@@ -8,6 +12,7 @@ use std::net::SocketAddr;
 use log::warn;
 use mio::net::{TcpListener, TcpStream};
 use mio::{Interest, Token};
+use socket2::{Domain, Protocol, Socket, Type};
 
 use super::{ACCEPT_BACKOFF, Client, REFUSAL_SLOTS, Server};
 use crate::connection::Connection;
@@ -16,8 +21,17 @@ use crate::routes::Route;
 use crate::timers::TimerKind;
 
 /// Binds and listens on `addr`.
-pub(super) fn bind(addr: SocketAddr) -> io::Result<TcpListener> {
-    TcpListener::bind(addr)
+pub(super) fn bind(addr: SocketAddr, reuse_port: bool) -> io::Result<TcpListener> {
+    if !reuse_port {
+        return TcpListener::bind(addr);
+    }
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+    socket.set_reuse_address(true)?;
+    socket.set_reuse_port(true)?;
+    socket.set_nonblocking(true)?;
+    socket.bind(&addr.into())?;
+    socket.listen(1024)?;
+    Ok(TcpListener::from_std(socket.into()))
 }
 
 impl Server {

@@ -142,7 +142,7 @@ impl Server {
     pub fn bind(config: Config) -> io::Result<Server> {
         let poll = Poll::new()?;
         let addr = SocketAddr::new(config.host, config.port);
-        let mut listener = listen::bind(addr)?;
+        let mut listener = listen::bind(addr, config.reuse_port)?;
         poll.registry()
             .register(&mut listener, LISTENER, Interest::READABLE)?;
         let mut signals = Signals::new([SIGINT, SIGTERM])?;
