@@ -129,11 +129,7 @@ impl Event {
         };
         let text = |key: &str| map.get(key).and_then(Value::as_str).map(str::to_string);
         let binary = match map.get("b64").and_then(Value::as_str) {
-            Some(b64) => Some(
-                base64::engine::general_purpose::STANDARD
-                    .decode(b64)
-                    .ok()?,
-            ),
+            Some(b64) => Some(base64::engine::general_purpose::STANDARD.decode(b64).ok()?),
             None => None,
         };
         Some(Event {
@@ -202,7 +198,14 @@ mod tests {
         let back = Event::parse(&wrap(41, 17, &e)).unwrap();
         assert_eq!(back.n, 41);
         assert_eq!(back.seq, 17);
-        assert_eq!(Event { n: 0, seq: 0, ..back }, e);
+        assert_eq!(
+            Event {
+                n: 0,
+                seq: 0,
+                ..back
+            },
+            e
+        );
     }
 
     #[test]

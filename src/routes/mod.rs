@@ -9,18 +9,21 @@
 //! | `/guest`                 | [`guest`]: timed JSON pushes                  |
 //! | `/upload`                | [`upload`]: binary messages become files      |
 //! | `/inspect`               | [`inspect`]: every frame dissected, as JSON   |
+//! | `/healthz`, `/metrics`   | [`ops`]: plain HTTP GET, for operators        |
 
 pub mod chat;
 pub mod guest;
 pub mod inspect;
+pub mod ops;
 pub mod upload;
 
 use std::time::Instant;
 
-use crate::app::{App, AppEvent, Handle};
+use crate::app::{App, AppEvent, Handle, HttpAnswer};
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::error::HandshakeError;
+use crate::metrics::Metrics;
 use crate::upload_worker::UploadWorker;
 
 /// What the routes keep between events: the rooms, the console's lines.
@@ -37,6 +40,14 @@ pub struct State {
     pub uploads: Option<UploadWorker>,
     /// Rooms across nodes (`--redis`), None for a single node.
     pub cluster: Option<chat::cluster::Cluster>,
+    /// The counters of `/metrics`: the routes count messages and
+    /// deliveries, the server the connections and its own cuts.
+    pub metrics: Metrics,
+    /// Set by the server once its shutdown began: `/healthz` says 503 and
+    /// upgrades are refused.
+    pub shutting_down: bool,
+    /// When the server started, for `wsloop_uptime_seconds`.
+    pub started: Instant,
 }
 
 impl State {
@@ -49,6 +60,9 @@ impl State {
             clock,
             uploads,
             cluster: None,
+            metrics: Metrics::default(),
+            shutting_down: false,
+            started: Instant::now(),
         }
     }
 }
@@ -96,10 +110,38 @@ impl App for Router<'_> {
         path: &str,
         offered: &[&str],
     ) -> Result<Option<&'static str>, HandshakeError> {
-        Ok(RoutePath::parse(path)?.select_protocol(offered))
+        let path = RoutePath::parse(path)?;
+        if self.state.shutting_down {
+            return Err(HandshakeError::ShuttingDown);
+        }
+        Ok(path.select_protocol(offered))
     }
 
+    /// Counts what `/metrics` reports of the event, then routes it.
     fn on_event(&mut self, conn: &mut Handle<'_>, event: AppEvent<'_>) {
+        let metrics = &mut self.state.metrics;
+        match &event {
+            AppEvent::Message { .. } => metrics.messages_received_total += 1,
+            AppEvent::Closed { dropped: true, .. } => metrics.clients_dropped_total += 1,
+            _ => {}
+        }
+        let sent_before = conn.sends();
+        self.route_event(conn, event);
+        self.count_sends(conn.sends().saturating_sub(sent_before));
+    }
+
+    fn http_get(&mut self, path: &str, now: Instant) -> Option<HttpAnswer> {
+        ops::http_get(self.config, self.state, path, now)
+    }
+}
+
+impl Router<'_> {
+    /// Counts messages a route queued through a handle as deliveries.
+    pub fn count_sends(&mut self, sends: u32) {
+        self.state.metrics.deliveries_total += u64::from(sends);
+    }
+
+    fn route_event(&mut self, conn: &mut Handle<'_>, event: AppEvent<'_>) {
         let route = *self.route;
         let mut ctx = self.ctx(conn.now());
         match (event, route) {

@@ -103,7 +103,12 @@ impl Server {
                 match TcpStream::connect(io.addr) {
                     Ok(mut s) => {
                         let interest = Interest::READABLE | Interest::WRITABLE;
-                        if self.poll.registry().register(&mut s, token, interest).is_ok() {
+                        if self
+                            .poll
+                            .registry()
+                            .register(&mut s, token, interest)
+                            .is_ok()
+                        {
                             let _ = s.set_nodelay(true);
                             *socket = Some(s);
                             l.set_state(LinkState::Connecting, now);

@@ -22,8 +22,8 @@ use log::{info, warn};
 use serde_json::Value;
 
 use super::Rooms;
-use crate::clock::Clock;
 use super::cluster_sync::RoomSync;
+use crate::clock::Clock;
 use crate::cluster::envelope::{Event, Kind};
 use crate::cluster::link::{Link, LinkState};
 use crate::cluster::resp::{Value as Resp, encode_command};
@@ -61,7 +61,10 @@ pub enum Pending {
     Post,
     Snapshot(String),
     /// Events `from..=to` read back from the room's log.
-    Backfill { room: String, to: u64 },
+    Backfill {
+        room: String,
+        to: u64,
+    },
 }
 
 /// Who waits for a post's reply.
@@ -76,9 +79,16 @@ pub enum ReplyTo {
         to_name: Option<String>,
     },
     /// A `hello`: the `welcome`, or the name is taken.
-    Hello { key: usize, id: u64, name: String },
+    Hello {
+        key: usize,
+        id: u64,
+        name: String,
+    },
     /// A member's join (or its registration again after an outage).
-    Registered { key: usize, id: u64 },
+    Registered {
+        key: usize,
+        id: u64,
+    },
 }
 
 /// One event waiting for Redis.
@@ -149,7 +159,10 @@ pub struct Cluster {
 impl Cluster {
     pub fn new(url: RedisUrl, node: String, outbox_limit: usize, now: Instant) -> Cluster {
         let seed = now.elapsed().as_nanos() as u64 ^ u64::from(std::process::id()) << 32;
-        let origin = format!("{node}/{:x}", seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 40);
+        let origin = format!(
+            "{node}/{:x}",
+            seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 40
+        );
         Cluster {
             node,
             origin,
@@ -229,7 +242,11 @@ impl Cluster {
             self.command(CMD, &[b"SELECT", db.as_bytes()], Some(Pending::Hello));
         }
         for script in [scripts::POST, scripts::SNAPSHOT, scripts::REAP] {
-            self.command(CMD, &[b"SCRIPT", b"LOAD", script.as_bytes()], Some(Pending::Hello));
+            self.command(
+                CMD,
+                &[b"SCRIPT", b"LOAD", script.as_bytes()],
+                Some(Pending::Hello),
+            );
         }
         self.command(CMD, &[b"PING"], Some(Pending::Ready));
     }
@@ -256,7 +273,10 @@ impl Cluster {
         }
         if self.up {
             self.up = false;
-            warn!("cluster: lost the link to Redis at {}:{}; local chat goes on, messages for other nodes wait in the outbox", self.url.host, self.url.port);
+            warn!(
+                "cluster: lost the link to Redis at {}:{}; local chat goes on, messages for other nodes wait in the outbox",
+                self.url.host, self.url.port
+            );
             super::cluster_sync::tell_status(rooms, false);
         }
     }
@@ -275,7 +295,14 @@ impl Cluster {
     }
 
     /// Bytes read from a link.
-    pub fn on_bytes(&mut self, link: usize, bytes: &[u8], rooms: &mut Rooms, clock: &Clock, now: Instant) {
+    pub fn on_bytes(
+        &mut self,
+        link: usize,
+        bytes: &[u8],
+        rooms: &mut Rooms,
+        clock: &Clock,
+        now: Instant,
+    ) {
         let Some(l) = self.links.get_mut(link) else {
             return;
         };
@@ -297,7 +324,8 @@ impl Cluster {
         let Some((pending, _)) = self.pending.pop_front() else {
             return self.reset("a reply nobody asked for");
         };
-        if let (Resp::Error(e), Pending::Hello | Pending::Ready | Pending::Post) = (&reply, &pending)
+        if let (Resp::Error(e), Pending::Hello | Pending::Ready | Pending::Post) =
+            (&reply, &pending)
         {
             // Wrong password, OOM, a read-only replica: nothing works
             // until it is fixed; say so once, and try again later.
@@ -307,7 +335,9 @@ impl Cluster {
             Pending::Hello | Pending::Ignore => {}
             Pending::Ready => self.link_ready(CMD, rooms, now),
             Pending::Post => self.on_post_reply(reply, rooms),
-            Pending::Snapshot(room) => super::cluster_sync::on_snapshot(self, &room, reply, rooms, clock),
+            Pending::Snapshot(room) => {
+                super::cluster_sync::on_snapshot(self, &room, reply, rooms, clock)
+            }
             Pending::Backfill { room, to } => {
                 super::cluster_sync::on_backfill(self, &room, to, reply, rooms, clock)
             }
@@ -383,7 +413,11 @@ impl Cluster {
             self.fresh = false;
             let sha = self.shas[2].clone();
             let node = self.node.clone();
-            self.command(CMD, &[b"EVALSHA", sha.as_bytes(), b"0", node.as_bytes()], Some(Pending::Ignore));
+            self.command(
+                CMD,
+                &[b"EVALSHA", sha.as_bytes(), b"0", node.as_bytes()],
+                Some(Pending::Ignore),
+            );
         }
         info!(
             "cluster: linked to Redis at {}:{} as node {}",
@@ -428,7 +462,10 @@ impl Cluster {
     /// nodes will not see it (counted, and said once per outage).
     pub(super) fn post(&mut self, mut post: Post) -> bool {
         let size = post.size();
-        let presence = matches!(post.event.kind, Some(Kind::Leave | Kind::Join | Kind::Hello));
+        let presence = matches!(
+            post.event.kind,
+            Some(Kind::Leave | Kind::Join | Kind::Hello)
+        );
         // A leave is let past the limit: there is at most one per
         // registered member, and without it a name would stay taken.
         if !presence && self.outbox_bytes + size > self.outbox_limit {
@@ -561,9 +598,17 @@ impl Cluster {
             &[b"SET", alive.as_bytes(), b"1", b"PX", ttl.as_bytes()],
             Some(Pending::Ignore),
         );
-        self.command(CMD, &[b"SADD", NODES_KEY.as_bytes(), node.as_bytes()], Some(Pending::Ignore));
+        self.command(
+            CMD,
+            &[b"SADD", NODES_KEY.as_bytes(), node.as_bytes()],
+            Some(Pending::Ignore),
+        );
         let sha = self.shas[2].clone();
-        self.command(CMD, &[b"EVALSHA", sha.as_bytes(), b"0", b""], Some(Pending::Ignore));
+        self.command(
+            CMD,
+            &[b"EVALSHA", sha.as_bytes(), b"0", b""],
+            Some(Pending::Ignore),
+        );
         if self.ping_sent.is_none() {
             self.command(SUB, &[b"PING"], None);
             self.ping_sent = Some(now);

@@ -89,7 +89,12 @@ fn drain(cl: &mut Cluster, room: &str, rooms: &mut Rooms, clock: &Clock) {
         };
         if sync.lost {
             sync.lost = false;
-            resync(cl, room, rooms, "events were dropped while the room caught up");
+            resync(
+                cl,
+                room,
+                rooms,
+                "events were dropped while the room caught up",
+            );
             continue;
         }
         let Some((&n, _)) = sync.buffered.first_key_value() else {
@@ -124,7 +129,14 @@ fn backfill(cl: &mut Cluster, room: &str, from: u64, to: u64) {
 }
 
 /// Events `.. ..=to` read back from the log.
-pub fn on_backfill(cl: &mut Cluster, room: &str, to: u64, reply: Resp, rooms: &mut Rooms, clock: &Clock) {
+pub fn on_backfill(
+    cl: &mut Cluster,
+    room: &str,
+    to: u64,
+    reply: Resp,
+    rooms: &mut Rooms,
+    clock: &Clock,
+) {
     let entries = reply.as_array().unwrap_or_default();
     let events: Vec<Event> = entries
         .iter()
@@ -147,7 +159,12 @@ pub fn on_backfill(cl: &mut Cluster, room: &str, to: u64, reply: Resp, rooms: &m
         }
         if event.n > sync.last_n + 1 {
             let missed = event.n - sync.last_n - 1;
-            resync(cl, room, rooms, &format!("{missed} event(s) older than the room's log"));
+            resync(
+                cl,
+                room,
+                rooms,
+                &format!("{missed} event(s) older than the room's log"),
+            );
         }
         recovered += 1;
         apply(cl, room, event, rooms, clock);
@@ -158,7 +175,12 @@ pub fn on_backfill(cl: &mut Cluster, room: &str, to: u64, reply: Resp, rooms: &m
     {
         let missed = to - sync.last_n;
         sync.last_n = to;
-        resync(cl, room, rooms, &format!("{missed} event(s) no longer in Redis"));
+        resync(
+            cl,
+            room,
+            rooms,
+            &format!("{missed} event(s) no longer in Redis"),
+        );
     }
     drain(cl, room, rooms, clock);
 }
@@ -194,7 +216,10 @@ pub fn on_snapshot(cl: &mut Cluster, room: &str, reply: Resp, rooms: &mut Rooms,
             (envelope::node_of(member) != cl.node).then(|| (member.to_string(), v1, name))
         })
         .collect();
-    debug!("cluster: room {room} snapshot n={n} seq={seq}: {} member(s) on other nodes", snapshot.len());
+    debug!(
+        "cluster: room {room} snapshot n={n} seq={seq}: {} member(s) on other nodes",
+        snapshot.len()
+    );
     if let Some(index) = rooms.index_of(room) {
         let (mut named, mut left) = (Vec::new(), Vec::new());
         if let Some(r) = rooms.get_mut(index) {
@@ -297,7 +322,12 @@ fn apply(cl: &mut Cluster, room: &str, event: Event, rooms: &mut Rooms, clock: &
     let Some(kind) = event.kind else {
         return;
     };
-    debug!("cluster: room {room} n={} {} from {}", event.n, kind.as_str(), event.member);
+    debug!(
+        "cluster: room {room} n={} {} from {}",
+        event.n,
+        kind.as_str(),
+        event.member
+    );
     match kind {
         Kind::Join | Kind::Hello if sender.is_some() => {
             if let (Kind::Hello, Some(name)) = (kind, &event.name) {
@@ -323,7 +353,9 @@ fn apply(cl: &mut Cluster, room: &str, event: Event, rooms: &mut Rooms, clock: &
             Some(id) if event.origin.is_empty() => register_again(cl, rooms, index, id),
             Some(_) => {}
             None => {
-                let gone = rooms.get_mut(index).and_then(|r| r.remote.remove(&event.member));
+                let gone = rooms
+                    .get_mut(index)
+                    .and_then(|r| r.remote.remove(&event.member));
                 if let Some(name) = gone.and_then(|g| g.name) {
                     rooms.queue_v1(index, &v1::left(&name));
                 }
@@ -392,7 +424,10 @@ fn whisper(rooms: &mut Rooms, index: usize, event: &Event, node: &str, clock: &C
     };
     let find = |id: Option<u64>| {
         let id = id?;
-        room.members.iter().find(|m| m.id == id).map(|m| (m.key, m.id, m.v1))
+        room.members
+            .iter()
+            .find(|m| m.id == id)
+            .map(|m| (m.key, m.id, m.v1))
     };
     let (target, sender) = (find(target), find(sender));
     if let Some((key, id, tv1)) = target {
@@ -411,17 +446,31 @@ fn whisper(rooms: &mut Rooms, index: usize, event: &Event, node: &str, clock: &C
 }
 
 /// Redis answered a post.
-pub fn on_posted(_cl: &mut Cluster, post: Post, first: i64, second: Option<&Resp>, rooms: &mut Rooms) {
+pub fn on_posted(
+    _cl: &mut Cluster,
+    post: Post,
+    first: i64,
+    second: Option<&Resp>,
+    rooms: &mut Rooms,
+) {
     let Some(index) = rooms.index_of(&post.room) else {
         return;
     };
     let seq = second.and_then(Resp::as_int).unwrap_or(0).max(0) as u64;
     let member_of = |rooms: &Rooms, key: usize, id: u64| {
-        rooms.get(index).and_then(|r| r.member(key)).is_some_and(|m| m.id == id)
+        rooms
+            .get(index)
+            .and_then(|r| r.member(key))
+            .is_some_and(|m| m.id == id)
     };
     match post.reply {
         ReplyTo::Nobody => {}
-        ReplyTo::Ack { key, id, request, to_name } if member_of(rooms, key, id) => {
+        ReplyTo::Ack {
+            key,
+            id,
+            request,
+            to_name,
+        } if member_of(rooms, key, id) => {
             let event = match (first, to_name) {
                 (-2, Some(to)) => v1::error(&v1::Refusal::new(
                     format!("no member named {to} in {}", post.room),
@@ -452,7 +501,9 @@ pub fn on_posted(_cl: &mut Cluster, post: Post, first: i64, second: Option<&Resp
                 if let Some(me) = room.member_mut(key) {
                     me.hello_pending = false;
                 }
-                let free = (2..10).map(|n| format!("{name}-{n}")).find(|c| !room.name_taken(c));
+                let free = (2..10)
+                    .map(|n| format!("{name}-{n}"))
+                    .find(|c| !room.name_taken(c));
                 let reason = match free {
                     Some(free) => format!("the name {name} is taken; try {free}"),
                     None => format!("the name {name} is taken"),
@@ -462,7 +513,10 @@ pub fn on_posted(_cl: &mut Cluster, post: Post, first: i64, second: Option<&Resp
             rooms.queue_direct(index, key, id, shared_text(event.as_bytes()));
         }
         ReplyTo::Registered { key, id } if member_of(rooms, key, id) => {
-            let named = rooms.get(index).and_then(|r| r.member(key)).and_then(|m| m.name.clone());
+            let named = rooms
+                .get(index)
+                .and_then(|r| r.member(key))
+                .and_then(|m| m.name.clone());
             if first == -1 {
                 let reason = format!(
                     "the name {} was taken on another node while this one could not reach it",

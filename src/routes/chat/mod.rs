@@ -22,11 +22,11 @@ use serde_json::Value;
 
 use super::Ctx;
 use crate::app::Handle;
+use crate::cluster::envelope::{Event, Kind};
 use crate::error::close_code;
 use crate::frame::Opcode;
 use cluster_routes::Outcome;
 use rooms::shared_text;
-use crate::cluster::envelope::{Event, Kind};
 pub use rooms::{Member, Room, Rooms};
 use v1::{ClientEvent, Refusal};
 

@@ -6,8 +6,8 @@ use log::debug;
 
 use super::cluster_routes::{self, Outcome};
 use super::{handoff, v1};
-use crate::cluster::envelope::{Event, Kind};
 use crate::app::Handle;
+use crate::cluster::envelope::{Event, Kind};
 use crate::frame::Opcode;
 use crate::routes::Ctx;
 
@@ -21,7 +21,9 @@ pub fn on_message(conn: &mut Handle, index: usize, opcode: Opcode, payload: &[u8
         return handoff::to_operator(conn, &label, payload, ctx);
     }
     if let Some(cl) = ctx.cluster.as_deref_mut() {
-        let text = std::str::from_utf8(payload).ok().filter(|_| opcode == Opcode::Text);
+        let text = std::str::from_utf8(payload)
+            .ok()
+            .filter(|_| opcode == Opcode::Text);
         let event = Event {
             kind: Some(Kind::Plain),
             text: text.map(str::to_string),
@@ -29,7 +31,8 @@ pub fn on_message(conn: &mut Handle, index: usize, opcode: Opcode, payload: &[u8
             ..Event::default()
         };
         let name = room.name.clone();
-        let outcome = cluster_routes::message(cl, &name, conn.key(), conn.id(), event, None, None, false);
+        let outcome =
+            cluster_routes::message(cl, &name, conn.key(), conn.id(), event, None, None, false);
         if outcome == Outcome::Posted {
             return;
         }

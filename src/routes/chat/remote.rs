@@ -133,9 +133,18 @@ mod tests {
         );
         assert_eq!(remote.set("4@b", true, Some("Bob".into())), Change::None);
         assert!(remote.name_taken("bob"));
-        assert_eq!(remote.by_name("BOB").map(|r| r.member.as_str()), Some("4@b"));
-        assert_eq!(remote.get("3@b").map(Remote::display).as_deref(), Some("#3@b"));
-        assert_eq!(remote.remove("4@b").and_then(|r| r.name).as_deref(), Some("Bob"));
+        assert_eq!(
+            remote.by_name("BOB").map(|r| r.member.as_str()),
+            Some("4@b")
+        );
+        assert_eq!(
+            remote.get("3@b").map(Remote::display).as_deref(),
+            Some("#3@b")
+        );
+        assert_eq!(
+            remote.remove("4@b").and_then(|r| r.name).as_deref(),
+            Some("Bob")
+        );
         assert!(!remote.name_taken("bob"));
         assert_eq!(remote.remove("4@b"), None);
         assert_eq!(remote.len(), 1);

@@ -71,6 +71,10 @@ pub struct Room {
     plain_out: Vec<u8>,
     /// Frames for v1 members, gathered this round.
     v1_out: Vec<u8>,
+    /// How many frames `plain_out` and `v1_out` hold (`/metrics` counts
+    /// one delivery per frame per receiver).
+    plain_frames: u32,
+    v1_frames: u32,
     /// The room's message sequence number (v1 `seq`).
     seq: u64,
     /// Members speaking `wsloop.chat.v1` (plain text needs no JSON copy
@@ -99,7 +103,9 @@ impl Room {
         let local = self.members.iter().filter(|m| !m.v1 || m.name.is_some());
         let local = local.map(|m| m.display(&self.id_suffix));
         let remote = self.remote.list.iter().filter(|r| r.listed());
-        local.chain(remote.map(super::remote::Remote::display)).collect()
+        local
+            .chain(remote.map(super::remote::Remote::display))
+            .collect()
     }
 
     /// A named member (by `name_key`), or a plain one by `#<id>` (on this
@@ -180,6 +186,9 @@ enum Delivery {
         index: usize,
         plain: Option<Rc<[u8]>>,
         v1: Option<Rc<[u8]>>,
+        /// The frames in `plain` and in `v1` (also in each compressed kind
+        /// of the same v1-ness: it gathers the same messages).
+        frames: (u32, u32),
         /// (window bits, v1, bytes) for compressed kinds; `None` bytes: the
         /// uncompressed buffer serves them.
         kinds: Vec<kinds::SealedKind>,
@@ -350,6 +359,7 @@ impl Rooms {
         self.start_gathering(index);
         if let Some(room) = self.rooms.get_mut(index) {
             frame::encode_frame(&mut room.plain_out, opcode, payload);
+            room.plain_frames = room.plain_frames.saturating_add(1);
             room.gather_compressed(false, opcode, payload, self.deflate_min);
         }
     }
@@ -359,6 +369,7 @@ impl Rooms {
         self.start_gathering(index);
         if let Some(room) = self.rooms.get_mut(index) {
             frame::encode_frame(&mut room.v1_out, Opcode::Text, event.as_bytes());
+            room.v1_frames = room.v1_frames.saturating_add(1);
             room.gather_compressed(true, Opcode::Text, event.as_bytes(), self.deflate_min);
         }
     }
@@ -389,8 +400,8 @@ impl Rooms {
 
     /// Hands this round out, in order: each room piece is one shared buffer
     /// per kind of member, passed to `push` once per member (no copy of the
-    /// bytes, nor of the member list).
-    pub fn deliver_round(&mut self, mut push: impl FnMut(usize, u64, &Rc<[u8]>)) {
+    /// bytes, nor of the member list), with the number of frames it holds.
+    pub fn deliver_round(&mut self, mut push: impl FnMut(usize, u64, &Rc<[u8]>, u32)) {
         for index in std::mem::take(&mut self.gathering) {
             if let Some(room) = self.rooms.get_mut(index) {
                 self.round.push(room.seal(index));
@@ -403,6 +414,7 @@ impl Rooms {
                     index,
                     plain,
                     v1,
+                    frames,
                     kinds,
                 } => {
                     let Some(room) = self.rooms.get(index) else {
@@ -410,13 +422,18 @@ impl Rooms {
                     };
                     for m in &room.members {
                         let compressed = kinds::pick(&kinds, m);
-                        let uncompressed = if m.v1 { &v1 } else { &plain };
+                        let (uncompressed, count) = if m.v1 {
+                            (&v1, frames.1)
+                        } else {
+                            (&plain, frames.0)
+                        };
                         if let Some(bytes) = compressed.or(uncompressed.as_ref()) {
-                            push(m.key, m.id, bytes);
+                            push(m.key, m.id, bytes, count);
                         }
                     }
                 }
-                Delivery::Direct { key, id, bytes } => push(key, id, &bytes),
+                // One frame: `shared_text`.
+                Delivery::Direct { key, id, bytes } => push(key, id, &bytes, 1),
             }
         }
     }
