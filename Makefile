@@ -48,7 +48,7 @@ bench-smoke:    ## a ~15 s run of the load generator against wsloop (proves it w
 # The fuzz targets read the committed corpus: fuzz/seeds/<t> (hand-made, fuzz/make_seeds.py),
 # fuzz/found/<t> (what earlier runs found, kept by fuzz-merge) and fuzz/regressions/<t>
 # (inputs that once broke the code). New inputs go to fuzz/corpus/<t>, which git ignores.
-FUZZ_TARGETS = handshake frames connection
+FUZZ_TARGETS = handshake frames connection resp
 FUZZ_SECONDS ?= 60
 FUZZ_SMOKE_SECONDS ?= 20
 FUZZ_RUN = RUSTC_BOOTSTRAP=1 $(CARGO) fuzz run

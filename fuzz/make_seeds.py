@@ -133,3 +133,26 @@ v1 = [b'{"type":"hello","name":"ada"}', b'{"type":"say","text":"hi","id":"1"}', 
       b'{"type":"whisper","to":"ada","text":"psst"}', b'{"type":"hello","name":"ada"}', b"not json"]
 write("connection", "v1-chat", bytes([route_byte(0, True), 17]) + b"".join(frame(0x81, m) for m in v1))
 write("connection", "upload", bytes([route_byte(3), 3]) + frame(0x82, b"\x89PNG\r\n\x1a\n" + bytes(40)) + frame(0x81, b"text"))
+
+# Redis replies, as wsloop's cluster code reads them.
+REPLIES = {
+    "ok": b"+OK\r\n",
+    "error": b"-ERR unknown command 'x'\r\n",
+    "int_negative": b":-12\r\n",
+    "int_min": b":-9223372036854775808\r\n",
+    "nil": b"$-1\r\n",
+    "nil_array": b"*-1\r\n",
+    "empty_bulk": b"$0\r\n\r\n",
+    "bulk_crlf_inside": b"$6\r\na\r\nb\r\n\r\n",
+    "message": b"*3\r\n$7\r\nmessage\r\n$5\r\nroom1\r\n$5\r\nhello\r\n",
+    "subscribe_ack": b"*3\r\n$9\r\nsubscribe\r\n$5\r\nroom1\r\n:1\r\n",
+    "nested": b"*2\r\n*1\r\n:1\r\n*2\r\n+x\r\n$-1\r\n",
+    "pipelined": b"+OK\r\n:1\r\n$2\r\nhi\r\n*0\r\n",
+    "unfinished_bulk": b"$10\r\nabc",
+    "bad_type": b"+OK\r\n?\r\n",
+}
+for name, reply in REPLIES.items():
+    # [piece seed][limit selector] + stream; 0xFF is the default limits,
+    # 0x55 small ones (bulk 5, line 8, depth 1, 2 elements).
+    for seed, limit in [(0, 0xFF), (7, 0xFF), (200, 0x55)]:
+        write("resp", f"{name}-{seed}-{limit}", bytes([seed, limit]) + reply)

@@ -38,8 +38,10 @@ pub enum AppEvent<'a> {
     Timer,
     /// The connection stopped taking part: the server sent its close, the
     /// peer's close arrived, or the protocol failed. No data may be sent
-    /// after this (§5.5.1), and it comes once.
-    Closed { code: u16 },
+    /// after this (§5.5.1), and it comes once. `dropped`: the server closed
+    /// it for a limit or a policy (1008, 1009, 1013, or idle without a
+    /// pong), not the client's choice nor a shutdown.
+    Closed { code: u16, dropped: bool },
 }
 
 /// The upgrade as the connection accepted it.
@@ -68,6 +70,23 @@ pub trait App {
     ) -> Result<Option<&'static str>, HandshakeError>;
 
     fn on_event(&mut self, conn: &mut Handle<'_>, event: AppEvent<'_>);
+
+    /// A plain `GET` (or `HEAD`) of `path` that is none of the page's files
+    /// (`/healthz`, `/metrics`): the answer, or `None` for a 404. `now` is
+    /// the time this round of the loop started.
+    fn http_get(&mut self, path: &str, now: Instant) -> Option<HttpAnswer> {
+        let _ = (path, now);
+        None
+    }
+}
+
+/// An app's answer to a plain HTTP `GET`: the connection writes it, with
+/// the same headers as the page's files, and closes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpAnswer {
+    pub status: u16,
+    pub content_type: &'static str,
+    pub body: Vec<u8>,
 }
 
 /// What a route may do with the connection an event came from.
@@ -89,6 +108,8 @@ pub struct Handle<'a> {
     pub(crate) deflate: &'a mut Option<crate::deflate::Agreed>,
     pub(crate) context: &'a mut Option<Box<crate::deflate::Context>>,
     pub(crate) deflate_min: usize,
+    /// Messages queued through this handle (for `wsloop_deliveries_total`).
+    pub(crate) sends: u32,
 }
 
 impl Handle<'_> {
@@ -114,6 +135,7 @@ impl Handle<'_> {
         if !self.open {
             return;
         }
+        self.sends = self.sends.saturating_add(1);
         let agreed = match *self.deflate {
             Some(agreed)
                 if crate::deflate::worth_compressing(opcode, payload.len(), self.deflate_min) =>
@@ -150,6 +172,11 @@ impl Handle<'_> {
 
     pub fn send_text(&mut self, text: &str) {
         self.send(Opcode::Text, text.as_bytes());
+    }
+
+    /// How many messages were queued through this handle so far.
+    pub fn sends(&self) -> u32 {
+        self.sends
     }
 
     /// Bytes queued for this client and not yet written.

@@ -50,6 +50,16 @@ pub struct Config {
     pub deflate_min: usize,
     /// LZ77 window bits for `dedicated` mode (9..=15).
     pub deflate_window: u8,
+    /// `--redis URL`: rooms span every node of the cluster this Redis
+    /// defines (None: one node, no Redis).
+    pub redis: Option<crate::cluster::url::RedisUrl>,
+    /// Room events waiting for Redis, in bytes; past it a message reaches
+    /// this node's members only (a v1 sender is told; counted).
+    pub cluster_outbox: usize,
+    /// This node's name in `/healthz` (see [`default_node_name`]).
+    pub node: String,
+    /// Bind with SO_REUSEPORT: several processes share one port.
+    pub reuse_port: bool,
 }
 
 /// The least a message in progress must grow by per --message-timeout.
@@ -77,8 +87,48 @@ impl Default for Config {
             upload_limits: crate::upload_worker::Limits::default(),
             max_memory: 512 << 20,
             message_timeout: Duration::from_secs(30),
+            redis: None,
+            cluster_outbox: 8 << 20,
+            node: default_node_name(),
+            reuse_port: false,
         }
     }
+}
+
+/// `<hostname>-<pid>-<4 hex digits>`: distinct for every process, also
+/// for several on one machine. The hostname is read once, at start, from
+/// /proc ("wsloop" when it cannot be read), keeping only the characters a
+/// node name may hold, and shortened so the whole fits in 64.
+pub fn default_node_name() -> String {
+    use std::hash::{BuildHasher, Hasher};
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
+    let host: String = host.chars().filter(|&c| node_char(c)).collect();
+    let host = if host.is_empty() {
+        "wsloop".into()
+    } else {
+        host
+    };
+    // RandomState is seeded from the OS's randomness, per process.
+    let random = std::collections::hash_map::RandomState::new()
+        .build_hasher()
+        .finish()
+        & 0xFFFF;
+    let suffix = format!("-{}-{random:04x}", std::process::id());
+    let keep = MAX_NODE.saturating_sub(suffix.len());
+    let host: String = host.chars().take(keep).collect();
+    format!("{host}{suffix}")
+}
+
+/// The longest node name.
+const MAX_NODE: usize = 64;
+
+fn node_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-')
+}
+
+/// Node names are 1-64 characters of `[A-Za-z0-9._-]`.
+pub fn valid_node_name(name: &str) -> bool {
+    (1..=MAX_NODE).contains(&name.len()) && name.chars().all(node_char)
 }
 
 impl Config {
@@ -140,6 +190,22 @@ usage: wsloop [options]
                             counted in --max-memory; off = decline (default shared)
   --deflate-min BYTES       shorter messages are sent uncompressed (default 1024)
   --deflate-window BITS     LZ77 window for dedicated mode, 9..15 (default 12)
+  --redis URL               redis://[[user]:password@]host[:port][/db]: rooms span
+                            every wsloop node that uses this Redis (one order per
+                            room, names unique across nodes); without it, one node.
+                            /echo, /guest, /upload, /inspect and the operator
+                            console stay per node (the console sees and answers
+                            this node's clients only)
+  --cluster-outbox BYTES    room events waiting for Redis (while it is slow or
+                            away); past it a message reaches this node's members
+                            only, a v1 sender gets an error, and it is counted and
+                            logged (default 8388608 = 8 MiB)
+  --node NAME               this node's name in /healthz: 1-64 characters of
+                            A-Z a-z 0-9 . _ - (default <hostname>-<pid>-<4 random
+                            hex digits>)
+  --reuse-port              bind with SO_REUSEPORT: several wsloop processes on this
+                            machine share the port, the kernel spreads connections
+                            among them (default off: a port in use is an error)
   -h, --help                this text
 
 Sizes take a unit: 64KiB, 16MiB, 1GiB (also K, M, G; all binary).
@@ -237,6 +303,20 @@ pub fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Command, Str
                     return Err("--deflate-window must be 9 to 15".into());
                 }
             }
+            "--redis" => {
+                config.redis = Some(crate::cluster::url::RedisUrl::parse(&value()?)?);
+            }
+            "--cluster-outbox" => config.cluster_outbox = bytes(&flag, &value()?)?,
+            "--node" => {
+                let v = value()?;
+                if !valid_node_name(&v) {
+                    return Err(format!(
+                        "--node: want 1-64 characters of A-Z, a-z, 0-9, '.', '_' and '-': {v}"
+                    ));
+                }
+                config.node = v;
+            }
+            "--reuse-port" => config.reuse_port = true,
             _ => return Err(format!("unknown option {arg} (see --help)")),
         }
     }

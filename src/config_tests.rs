@@ -116,3 +116,20 @@ fn deflate_flags() {
     assert!(parse(&["--deflate-window", "8"]).is_err());
     assert!(parse(&["--deflate-window", "16"]).is_err());
 }
+
+#[test]
+fn node_names_are_checked_and_the_default_is_valid() {
+    let default = parse(&[]).unwrap().node;
+    assert!(valid_node_name(&default), "{default}");
+    let pid = format!("-{}-", std::process::id());
+    assert!(default.contains(&pid), "{default}");
+    assert_eq!(parse(&["--node", "eu-1.a_b"]).unwrap().node, "eu-1.a_b");
+    let longest = "n".repeat(64);
+    assert_eq!(parse(&["--node", &longest]).unwrap().node, longest);
+    for bad in ["", "a b", "nö", "x/y", &"n".repeat(65)] {
+        let err = parse(&["--node", bad]).unwrap_err();
+        assert!(err.starts_with("--node: "), "{err}");
+    }
+    assert!(!parse(&[]).unwrap().reuse_port);
+    assert!(parse(&["--reuse-port"]).unwrap().reuse_port);
+}

@@ -22,6 +22,13 @@ pub mod close_code {
     /// Try Again Later: a server-wide limit, not the client's fault.
     pub const TRY_AGAIN_LATER: u16 = 1013;
 
+    /// Does a close the server starts with this code drop the client for
+    /// a limit or a policy (1008, 1009, 1013)? Counted in
+    /// `wsloop_clients_dropped_total`.
+    pub fn is_limit(code: u16) -> bool {
+        matches!(code, POLICY_VIOLATION | MESSAGE_TOO_BIG | TRY_AGAIN_LATER)
+    }
+
     /// May a peer send this code in a close frame? (§7.4.1, §7.4.2)
     /// 1004–1006 and 1015 are reserved, 1012–1014 and 1016–2999 are for
     /// future RFCs, 0–999 are unused; 3000–4999 belong to libraries and
@@ -169,6 +176,8 @@ pub enum HandshakeError {
     HeadTooLarge,
     /// 503: too many connections.
     Busy,
+    /// 503: the server is shutting down; another node may take the client.
+    ShuttingDown,
 }
 
 impl HandshakeError {
@@ -180,7 +189,7 @@ impl HandshakeError {
             HandshakeError::MethodNotAllowed => (405, "Method Not Allowed"),
             HandshakeError::UpgradeRequired => (426, "Upgrade Required"),
             HandshakeError::HeadTooLarge => (431, "Request Header Fields Too Large"),
-            HandshakeError::Busy => (503, "Service Unavailable"),
+            HandshakeError::Busy | HandshakeError::ShuttingDown => (503, "Service Unavailable"),
         }
     }
 
@@ -194,6 +203,7 @@ impl HandshakeError {
             HandshakeError::UpgradeRequired => "only WebSocket version 13 is supported",
             HandshakeError::HeadTooLarge => "request head over 8 KiB",
             HandshakeError::Busy => "too many connections, try again later",
+            HandshakeError::ShuttingDown => "server shutting down",
         }
     }
 }

@@ -285,7 +285,7 @@ pub fn write_error_response(out: &mut Vec<u8>, err: &HandshakeError) {
         HandshakeError::UpgradeRequired => "Sec-WebSocket-Version: 13\r\n",
         // RFC 9110 §15.5.6: a 405 lists the methods the resource supports.
         HandshakeError::MethodNotAllowed => "Allow: GET, HEAD\r\n",
-        HandshakeError::Busy => "Retry-After: 1\r\n",
+        HandshakeError::Busy | HandshakeError::ShuttingDown => "Retry-After: 1\r\n",
         _ => "",
     };
     let head = format!(

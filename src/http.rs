@@ -1,7 +1,9 @@
 //! Plain HTTP for the web page: `GET /`, `/index.html`, `/app.js` and
 //! `/style.css`, built into the binary from `web/`. The path is matched
 //! against this fixed list and nothing else, so no request can name a file
-//! on disk (no `..`, no path built from input).
+//! on disk (no `..`, no path built from input). Other paths are the app's
+//! to answer ([`crate::app::App::http_get`]: `/healthz`, `/metrics`); this
+//! module writes every response, with the same headers.
 
 use crate::outqueue::OutQueue;
 
@@ -37,16 +39,29 @@ pub fn static_file(path: &str) -> Option<(&'static str, &'static [u8])> {
         .map(|(_, content_type, body)| (*content_type, *body))
 }
 
-/// Queues the response for `path`; returns the status code.
-pub fn write_static(out: &mut OutQueue, path: &str, head_only: bool) -> u16 {
-    let (status, content_type, body): (&str, &str, &[u8]) = match static_file(path) {
-        Some((content_type, body)) => ("200 OK", content_type, body),
-        None => ("404 Not Found", "text/plain; charset=utf-8", b"not found\n"),
-    };
+/// The reason phrase of a status this server answers plain GETs with.
+fn reason(status: u16) -> &'static str {
+    match status {
+        200 => "OK",
+        404 => "Not Found",
+        503 => "Service Unavailable",
+        _ => "",
+    }
+}
+
+/// Queues a whole response (only its head for `HEAD`); returns `status`.
+pub fn write_response(
+    out: &mut OutQueue,
+    status: u16,
+    content_type: &str,
+    body: &[u8],
+    head_only: bool,
+) -> u16 {
     out.append(|buf| {
         buf.extend_from_slice(
             format!(
-                "HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nCache-Control: no-cache\r\nX-Content-Type-Options: nosniff\r\nConnection: close\r\n\r\n",
+                "HTTP/1.1 {status} {}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nCache-Control: no-cache\r\nX-Content-Type-Options: nosniff\r\nConnection: close\r\n\r\n",
+                reason(status),
                 body.len()
             )
             .as_bytes(),
@@ -55,11 +70,18 @@ pub fn write_static(out: &mut OutQueue, path: &str, head_only: bool) -> u16 {
             buf.extend_from_slice(body);
         }
     });
-    if static_file(path).is_some() {
-        200
-    } else {
-        404
-    }
+    status
+}
+
+/// Queues the 404 for a path nobody serves.
+pub fn write_not_found(out: &mut OutQueue, head_only: bool) -> u16 {
+    write_response(
+        out,
+        404,
+        "text/plain; charset=utf-8",
+        b"not found\n",
+        head_only,
+    )
 }
 
 #[cfg(test)]

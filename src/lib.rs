@@ -5,10 +5,12 @@
 //! [`handshake`] (§4) → [`frame`] (§5.2) → [`utf8`] and [`message`]
 //! (§5.4–§5.6, §8) → [`connection`] (the state machine, §7) → [`app`]
 //! (the seam: events out, a handle in) → [`routes`] (what each path does)
-//! → [`server`] (the loop, the only owner of sockets).
+//! → [`server`] (the loop, the only owner of sockets). [`metrics`] is what
+//! `/metrics` and `/healthz` report.
 
 pub mod app;
 pub mod clock;
+pub mod cluster;
 pub mod config;
 pub mod connection;
 pub mod deflate;
@@ -17,6 +19,7 @@ pub mod frame;
 pub mod handshake;
 pub mod http;
 pub mod message;
+pub mod metrics;
 pub mod names;
 pub mod operator;
 pub mod output;

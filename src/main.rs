@@ -59,6 +59,11 @@ fn serve(config: &Config) -> ExitCode {
     };
     output::console_line(format!("wsloop listening on {addr}"));
     output::console_line(format!("  page    http://{addr}/"));
+    output::console_line(format!(
+        "  healthz http://{addr}/healthz (node {})",
+        config.node
+    ));
+    output::console_line(format!("  metrics http://{addr}/metrics"));
     for path in ["chat", "echo", "guest", "upload", "inspect"] {
         output::console_line(format!("  {path:<8}ws://{addr}/{path}"));
     }

@@ -9,6 +9,8 @@ use std::path::Path;
 mod frames;
 #[path = "../fuzz/oracle/handshake.rs"]
 mod handshake;
+#[path = "../fuzz/oracle/resp.rs"]
+mod resp;
 
 /// Runs `check` on every file under fuzz/<dir>/<target>/; returns how many.
 fn replay(dir: &str, target: &str, check: fn(&[u8])) -> usize {
@@ -47,6 +49,14 @@ fn handshake_corpus_never_panics() {
     replay("found", "handshake", handshake::check);
     replay("regressions", "handshake", handshake::check);
     assert!(seeds >= 30, "only {seeds} handshake seeds");
+}
+
+#[test]
+fn resp_corpus_reads_the_same_whole_and_in_pieces() {
+    let seeds = replay("seeds", "resp", resp::check);
+    replay("found", "resp", resp::check);
+    replay("regressions", "resp", resp::check);
+    assert!(seeds >= 30, "only {seeds} resp seeds");
 }
 
 #[test]

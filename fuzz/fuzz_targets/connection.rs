@@ -70,5 +70,5 @@ fuzz_target!(|data: &[u8]| {
             break;
         }
     }
-    state.rooms.deliver_round(|_, _, _| {});
+    state.rooms.deliver_round(|_, _, _, _| {});
 });

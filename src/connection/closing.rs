@@ -46,7 +46,7 @@ impl Connection {
                 .append(|buf| frame::encode_close(buf, code, &reason));
         }
         self.close_code = Some(code);
-        self.leave(key, code, env, app);
+        self.leave(key, code, close_code::is_limit(code), env, app);
         self.finish(key, env);
     }
 
@@ -65,7 +65,7 @@ impl Connection {
                 self.out
                     .append(|buf| frame::encode_close(buf, code, reason));
                 self.close_code = Some(code);
-                self.leave(key, code, env, app);
+                self.leave(key, code, close_code::is_limit(code), env, app);
                 let at = env.now + env.config.close_timeout;
                 env.timers.schedule(at, TimerKind::CloseReply, key, self.id);
             }
@@ -74,12 +74,20 @@ impl Connection {
         }
     }
 
-    /// Tells the app, once, that this connection no longer takes part.
-    pub(super) fn leave(&mut self, key: usize, code: u16, env: &mut Env, app: &mut impl App) {
+    /// Tells the app, once, that this connection no longer takes part;
+    /// `dropped`: the server ends it for a limit or a policy.
+    pub(super) fn leave(
+        &mut self,
+        key: usize,
+        code: u16,
+        dropped: bool,
+        env: &mut Env,
+        app: &mut impl App,
+    ) {
         if self.phase == Phase::Open {
             // Leaving Open first: the handle sends nothing from here on.
             self.phase = Phase::Closing;
-            self.dispatch(key, AppEvent::Closed { code }, env, app);
+            self.dispatch(key, AppEvent::Closed { code, dropped }, env, app);
         }
     }
 
@@ -110,7 +118,7 @@ impl Connection {
             self.out
                 .append(|buf| frame::encode_close(buf, code, "idle timeout"));
             self.close_code = Some(code);
-            self.leave(key, code, env, app);
+            self.leave(key, code, true, env, app);
             self.finish(key, env);
         }
         if self.phase == Phase::Open {

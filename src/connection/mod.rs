@@ -289,7 +289,7 @@ impl Connection {
                 }
                 let code = code.unwrap_or(close_code::NO_STATUS);
                 self.close_code = Some(code);
-                self.leave(key, code, env, app);
+                self.leave(key, code, false, env, app);
                 self.finish(key, env);
                 return Flow::Stop;
             }
@@ -336,6 +336,7 @@ impl Connection {
             deflate: &mut self.deflate,
             context: &mut self.deflate_context,
             deflate_min: env.config.deflate_min,
+            sends: 0,
         };
         f(app, &mut handle);
         if let Some(close) = handle.close.take()

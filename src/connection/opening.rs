@@ -63,7 +63,7 @@ impl Connection {
             Err(e) => return self.refuse(key, &e, env),
         };
         if !req.wants_upgrade() {
-            return self.serve_http(key, &req, env);
+            return self.serve_http(key, &req, env, app);
         }
         if let Err(e) = self.upgrade(key, &req, head, env, app) {
             self.refuse(key, &e, env);
@@ -71,12 +71,28 @@ impl Connection {
     }
 
     /// A plain GET: the web page and its assets (never a path built from
-    /// the request — only the fixed list in `http`).
-    fn serve_http(&mut self, key: usize, req: &Request, env: &mut Env) {
+    /// the request — only the fixed list in `http`), else whatever the app
+    /// answers for the path (`/healthz`, `/metrics`), else 404.
+    fn serve_http(&mut self, key: usize, req: &Request, env: &mut Env, app: &mut impl App) {
         if req.method != "GET" && req.method != "HEAD" {
             return self.refuse(key, &HandshakeError::MethodNotAllowed, env);
         }
-        let status = http::write_static(&mut self.out, req.path(), req.method == "HEAD");
+        let (out, head_only) = (&mut self.out, req.method == "HEAD");
+        let status = match http::static_file(req.path()) {
+            Some((content_type, body)) => {
+                http::write_response(out, 200, content_type, body, head_only)
+            }
+            None => match app.http_get(req.path(), env.now) {
+                Some(answer) => http::write_response(
+                    out,
+                    answer.status,
+                    answer.content_type,
+                    &answer.body,
+                    head_only,
+                ),
+                None => http::write_not_found(out, head_only),
+            },
+        };
         info!(
             "#{} {} {} {} {}",
             self.id,

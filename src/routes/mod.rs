@@ -9,18 +9,21 @@
 //! | `/guest`                 | [`guest`]: timed JSON pushes                  |
 //! | `/upload`                | [`upload`]: binary messages become files      |
 //! | `/inspect`               | [`inspect`]: every frame dissected, as JSON   |
+//! | `/healthz`, `/metrics`   | [`ops`]: plain HTTP GET, for operators        |
 
 pub mod chat;
 pub mod guest;
 pub mod inspect;
+pub mod ops;
 pub mod upload;
 
 use std::time::Instant;
 
-use crate::app::{App, AppEvent, Handle};
+use crate::app::{App, AppEvent, Handle, HttpAnswer};
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::error::HandshakeError;
+use crate::metrics::Metrics;
 use crate::upload_worker::UploadWorker;
 
 /// What the routes keep between events: the rooms, the console's lines.
@@ -35,6 +38,16 @@ pub struct State {
     pub clock: Clock,
     /// Where `/upload` hands files (None: uploads are refused).
     pub uploads: Option<UploadWorker>,
+    /// Rooms across nodes (`--redis`), None for a single node.
+    pub cluster: Option<chat::cluster::Cluster>,
+    /// The counters of `/metrics`: the routes count messages and
+    /// deliveries, the server the connections and its own cuts.
+    pub metrics: Metrics,
+    /// Set by the server once its shutdown began: `/healthz` says 503 and
+    /// upgrades are refused.
+    pub shutting_down: bool,
+    /// When the server started, for `wsloop_uptime_seconds`.
+    pub started: Instant,
 }
 
 impl State {
@@ -46,6 +59,10 @@ impl State {
             last_speaker: None,
             clock,
             uploads,
+            cluster: None,
+            metrics: Metrics::default(),
+            shutting_down: false,
+            started: Instant::now(),
         }
     }
 }
@@ -60,6 +77,7 @@ pub struct Ctx<'a> {
     pub last_speaker: &'a mut Option<u64>,
     pub clock: Clock,
     pub uploads: Option<&'a UploadWorker>,
+    pub cluster: Option<&'a mut chat::cluster::Cluster>,
 }
 
 /// The routes as the connection's [`App`]: built by the server for one
@@ -81,6 +99,7 @@ impl Router<'_> {
             last_speaker: &mut self.state.last_speaker,
             clock: self.state.clock,
             uploads: self.state.uploads.as_ref(),
+            cluster: self.state.cluster.as_mut(),
         }
     }
 }
@@ -91,10 +110,38 @@ impl App for Router<'_> {
         path: &str,
         offered: &[&str],
     ) -> Result<Option<&'static str>, HandshakeError> {
-        Ok(RoutePath::parse(path)?.select_protocol(offered))
+        let path = RoutePath::parse(path)?;
+        if self.state.shutting_down {
+            return Err(HandshakeError::ShuttingDown);
+        }
+        Ok(path.select_protocol(offered))
     }
 
+    /// Counts what `/metrics` reports of the event, then routes it.
     fn on_event(&mut self, conn: &mut Handle<'_>, event: AppEvent<'_>) {
+        let metrics = &mut self.state.metrics;
+        match &event {
+            AppEvent::Message { .. } => metrics.messages_received_total += 1,
+            AppEvent::Closed { dropped: true, .. } => metrics.clients_dropped_total += 1,
+            _ => {}
+        }
+        let sent_before = conn.sends();
+        self.route_event(conn, event);
+        self.count_sends(conn.sends().saturating_sub(sent_before));
+    }
+
+    fn http_get(&mut self, path: &str, now: Instant) -> Option<HttpAnswer> {
+        ops::http_get(self.config, self.state, path, now)
+    }
+}
+
+impl Router<'_> {
+    /// Counts messages a route queued through a handle as deliveries.
+    pub fn count_sends(&mut self, sends: u32) {
+        self.state.metrics.deliveries_total += u64::from(sends);
+    }
+
+    fn route_event(&mut self, conn: &mut Handle<'_>, event: AppEvent<'_>) {
         let route = *self.route;
         let mut ctx = self.ctx(conn.now());
         match (event, route) {
@@ -108,6 +155,9 @@ impl App for Router<'_> {
                         ctx.rooms.deflate_min = ctx.config.deflate_min;
                         let bits = conn.broadcast_bits();
                         let room = ctx.rooms.join_with(name, conn.key(), conn.id(), v1, bits);
+                        if let Some(cl) = ctx.cluster.as_deref_mut() {
+                            chat::cluster_routes::joined(cl, ctx.rooms, room, conn.key());
+                        }
                         Route::Chat {
                             room: room as u32,
                             v1,
@@ -161,7 +211,12 @@ impl App for Router<'_> {
 /// once, so it no longer counts as a member) or gone. Safe to call twice.
 pub fn on_gone(route: Route, key: usize, id: u64, state: &mut State) {
     match route {
-        Route::Chat { room, .. } => state.rooms.leave(room as usize, key),
+        Route::Chat { room, .. } => {
+            if let Some(cl) = state.cluster.as_mut() {
+                chat::cluster_routes::leaving(cl, &state.rooms, room as usize, key);
+            }
+            state.rooms.leave(room as usize, key)
+        }
         // Its counter and quota on the worker are no longer needed.
         Route::Upload => {
             if let Some(worker) = &state.uploads {

@@ -16,10 +16,15 @@ impl Server {
         while let Some(timer) = self.shared.timers.pop_due(now) {
             match timer.kind {
                 TimerKind::AcceptRetry => {
-                    self.accepting = !self.shutting_down;
+                    self.accepting = self.listening;
                     self.accept();
                 }
                 TimerKind::Shutdown => {
+                    // The grace period is over: no more connections, and
+                    // whoever is still here is cut.
+                    self.listening = false;
+                    self.accepting = false;
+                    let _ = self.poll.registry().deregister(&mut self.listener);
                     let keys: Vec<usize> = self.clients.iter().map(|(k, _)| k).collect();
                     for key in keys {
                         self.remove(key);
@@ -80,15 +85,17 @@ impl Server {
         }
     }
 
-    /// Graceful shutdown: stop accepting, send 1001 to everyone, wait at
-    /// most --close-timeout for their replies.
+    /// Graceful shutdown: send 1001 to everyone, wait at most
+    /// --close-timeout for their replies. Meanwhile new connections are
+    /// still answered — `/healthz` with 503, so that a load balancer stops
+    /// sending clients here, and an upgrade with 503 (the routes refuse
+    /// it) — until the clients are gone or the time is up.
     pub(super) fn begin_shutdown(&mut self) {
         if self.shutting_down {
             return;
         }
         self.shutting_down = true;
-        self.accepting = false;
-        let _ = self.poll.registry().deregister(&mut self.listener);
+        self.shared.routes.shutting_down = true;
         let keys: Vec<usize> = self.clients.iter().map(|(k, _)| k).collect();
         for key in keys {
             if let Some(client) = self.clients.get_mut(key) {

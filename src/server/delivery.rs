@@ -33,8 +33,9 @@ impl Server {
                 continue;
             }
             let (mut env, mut router) = self.shared.split(&mut client.route);
-            client.conn.act(key, &mut env, &mut router, |_, h| {
-                routes::upload::on_done(h, done)
+            client.conn.act(key, &mut env, &mut router, |router, h| {
+                routes::upload::on_done(h, done);
+                router.count_sends(h.sends());
             });
             if client.conn.wants_close() {
                 self.closing.push(key);
@@ -48,11 +49,18 @@ impl Server {
         let (clients, dirty) = (&mut self.clients, &mut self.dirty);
         let limit = self.shared.config.backlog_limit();
         let mut over = Vec::new();
-        self.shared.routes.rooms.deliver_round(|key, id, bytes| {
-            if !push_to(clients, dirty, key, id, bytes, limit) {
-                over.push(key);
-            }
-        });
+        let mut delivered = 0u64;
+        self.shared
+            .routes
+            .rooms
+            .deliver_round(|key, id, bytes, frames| {
+                match push_to(clients, dirty, key, id, bytes, limit) {
+                    Pushed::Queued => delivered += u64::from(frames),
+                    Pushed::Skipped => {}
+                    Pushed::OverLimit => over.push(key),
+                }
+            });
+        self.shared.routes.metrics.deliveries_total += delivered;
         // Sized from the encoded bytes before they are queued: a member
         // whose queue cannot take this round's events is not reading, and
         // is dropped as a flush over the limit would drop it (a close frame
@@ -66,7 +74,7 @@ impl Server {
                     limit
                 );
             }
-            self.remove(key);
+            self.cut(key);
         }
         // Closes routes asked for go out after what the round held for the
         // same clients (the error event that explains a close comes first).
@@ -138,7 +146,7 @@ impl Server {
                         "#{} dropped: {} bytes queued, over the backlog limit {} (client not reading)",
                         client.conn.id, backlog, limit
                     );
-                    return self.remove(key);
+                    return self.cut(key);
                 }
                 if !client.wants_writable {
                     client.wants_writable = true;
@@ -152,11 +160,33 @@ impl Server {
             Err(_) => self.remove(key),
         }
     }
+
+    /// Drops a client that stopped reading (its backlog passed the limit),
+    /// counted in `wsloop_clients_dropped_total` unless it was already
+    /// closing (then any limit that closed it was counted).
+    fn cut(&mut self, key: usize) {
+        if let Some(client) = self.clients.get(key)
+            && client.conn.close_code.is_none()
+        {
+            self.shared.routes.metrics.clients_dropped_total += 1;
+        }
+        self.remove(key);
+    }
+}
+
+/// What became of shared bytes meant for one connection.
+enum Pushed {
+    /// Written or queued.
+    Queued,
+    /// Not for it any more (gone, or no longer open), or it is being
+    /// closed for its backlog already.
+    Skipped,
+    /// Not queued: they would take its backlog past the limit.
+    OverLimit,
 }
 
 /// Queues shared bytes for connection `key`, if it is still the connection
-/// `id` meant and still open; marks it for this round's flush. False when
-/// the bytes would take its backlog past `limit` (they are not queued).
+/// `id` meant and still open; marks it for this round's flush.
 fn push_to(
     clients: &mut Slab<Client>,
     dirty: &mut Vec<usize>,
@@ -164,33 +194,37 @@ fn push_to(
     id: u64,
     bytes: &Rc<[u8]>,
     limit: usize,
-) -> bool {
-    if let Some(client) = clients.get_mut(key)
-        && client.conn.id == id
-        && client.conn.phase == Phase::Open
-    {
-        if client.conn.out.len() + bytes.len() > limit {
-            // A client already being closed for its backlog just misses
-            // the rest: its close frame still goes out.
-            return client.conn.wants_close();
-        }
-        // A queue that is empty (most members, most rounds) is written
-        // now: one send, no queue push, no flush pass later.
-        if !client.wants_writable
-            && client
-                .conn
-                .out
-                .write_or_push_shared(bytes, &mut client.socket)
-        {
-            client.conn.flushes = client.conn.flushes.saturating_add(1);
-            return true;
-        }
-        if client.wants_writable {
-            client.conn.out.push_shared(bytes.clone());
-        }
-        mark_dirty(client, dirty, key);
+) -> Pushed {
+    let Some(client) = clients.get_mut(key) else {
+        return Pushed::Skipped;
+    };
+    if client.conn.id != id || client.conn.phase != Phase::Open {
+        return Pushed::Skipped;
     }
-    true
+    if client.conn.out.len() + bytes.len() > limit {
+        // A client already being closed for its backlog just misses the
+        // rest: its close frame still goes out.
+        if client.conn.wants_close() {
+            return Pushed::Skipped;
+        }
+        return Pushed::OverLimit;
+    }
+    // A queue that is empty (most members, most rounds) is written now:
+    // one send, no queue push, no flush pass later.
+    if !client.wants_writable
+        && client
+            .conn
+            .out
+            .write_or_push_shared(bytes, &mut client.socket)
+    {
+        client.conn.flushes = client.conn.flushes.saturating_add(1);
+        return Pushed::Queued;
+    }
+    if client.wants_writable {
+        client.conn.out.push_shared(bytes.clone());
+    }
+    mark_dirty(client, dirty, key);
+    Pushed::Queued
 }
 
 /// Puts a connection on this round's flush list, once.

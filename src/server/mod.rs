@@ -13,6 +13,8 @@
 mod console;
 mod deadlines;
 mod delivery;
+mod listen;
+mod redis;
 
 use delivery::mark_dirty;
 
@@ -22,7 +24,7 @@ use std::sync::Arc;
 use std::sync::mpsc::Receiver;
 use std::time::{Duration, Instant};
 
-use log::{info, warn};
+use log::info;
 use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Token, Waker};
 use signal_hook::consts::{SIGINT, SIGTERM};
@@ -32,10 +34,10 @@ use slab::Slab;
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::connection::{Connection, Env, Phase};
-use crate::error::{HandshakeError, close_code};
+use crate::error::close_code;
 use crate::operator::{self, Input};
 use crate::routes::{self, Route, Router, State};
-use crate::timers::{TimerKind, Timers};
+use crate::timers::Timers;
 use crate::upload_worker::UploadWorker;
 
 const LISTENER: Token = Token(usize::MAX - 1);
@@ -128,9 +130,14 @@ pub struct Server {
     console: Option<Receiver<Input>>,
     _waker: Arc<Waker>,
     accepting: bool,
+    /// The listener is registered: false once the shutdown's grace period
+    /// is over (no more accepts, not even after an accept back-off).
+    listening: bool,
     started: Instant,
     /// Set when a shutdown began: stop once every client is gone.
     shutting_down: bool,
+    /// The cluster's Redis sockets (`--redis`).
+    redis: Option<redis::RedisSockets>,
 }
 
 impl Server {
@@ -138,7 +145,7 @@ impl Server {
     pub fn bind(config: Config) -> io::Result<Server> {
         let poll = Poll::new()?;
         let addr = SocketAddr::new(config.host, config.port);
-        let mut listener = TcpListener::bind(addr)?;
+        let mut listener = listen::bind(addr, config.reuse_port)?;
         poll.registry()
             .register(&mut listener, LISTENER, Interest::READABLE)?;
         let mut signals = Signals::new([SIGINT, SIGTERM])?;
@@ -155,6 +162,22 @@ impl Server {
         // Room for every allowed connection up front: untouched pages cost
         // no memory, and the table is never copied while it grows.
         let capacity = config.max_connections + REFUSAL_SLOTS;
+        let mut routes = State::new(Clock::local(), Some(uploads));
+        let mut redis = None;
+        if let Some(url) = &config.redis {
+            // The one name lookup, before the loop runs (see cluster::url).
+            let addr = url.resolve().map_err(io::Error::other)?;
+            redis = Some(redis::RedisSockets::new(addr));
+            let node = config.node.clone();
+            routes.rooms.id_suffix = format!("@{node}");
+            let cluster = routes::chat::cluster::Cluster::new(
+                url.clone(),
+                node,
+                config.cluster_outbox,
+                Instant::now(),
+            );
+            routes.cluster = Some(cluster);
+        }
         Ok(Server {
             poll,
             listener,
@@ -163,7 +186,7 @@ impl Server {
                 config,
                 timers: Timers::with_capacity(capacity),
                 now: Instant::now(),
-                routes: State::new(Clock::local(), Some(uploads)),
+                routes,
                 memory_used: 0,
             },
             scratch: vec![0; SCRATCH_LEN],
@@ -175,8 +198,10 @@ impl Server {
             console,
             _waker: waker,
             accepting: true,
+            listening: true,
             started: Instant::now(),
             shutting_down: false,
+            redis,
         })
     }
 
@@ -197,7 +222,16 @@ impl Server {
                 && self.closing.is_empty()
                 && !self.shared.routes.rooms.has_pending();
             let timeout = if idle {
-                self.shared.timers.poll_timeout(self.shared.now)
+                let timers = self.shared.timers.poll_timeout(self.shared.now);
+                match &self.shared.routes.cluster {
+                    Some(cl) => {
+                        let due = cl
+                            .next_deadline()
+                            .saturating_duration_since(self.shared.now);
+                        Some(timers.map_or(due, |t| t.min(due)))
+                    }
+                    None => timers,
+                }
             } else {
                 Some(Duration::ZERO)
             };
@@ -219,6 +253,8 @@ impl Server {
                         self.on_console();
                         self.on_uploads();
                     }
+                    token if token == redis::TOKENS[0] => self.on_redis_event(0, event),
+                    token if token == redis::TOKENS[1] => self.on_redis_event(1, event),
                     Token(key) => {
                         let hangup = event.is_read_closed() || event.is_error();
                         if event.is_readable() || hangup {
@@ -231,82 +267,13 @@ impl Server {
                 }
             }
             self.fire_timers();
+            self.redis_sync();
             self.deliver();
             self.flush_dirty();
             if self.shutting_down && self.clients.is_empty() {
                 info!("all clients gone; bye");
                 return Ok(());
             }
-        }
-    }
-
-    fn accept(&mut self) {
-        while self.accepting {
-            let (socket, peer) = match self.listener.accept() {
-                Ok(accepted) => accepted,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) if e.kind() == io::ErrorKind::ConnectionAborted => continue,
-                Err(e) => {
-                    // EMFILE/ENFILE/ENOBUFS: the pending connection stays in
-                    // the backlog and epoll will not report it again, so
-                    // retry on a timer instead of spinning.
-                    warn!("accept failed: {e}; pausing accepts for {ACCEPT_BACKOFF:?}");
-                    self.accepting = false;
-                    let at = self.shared.now + ACCEPT_BACKOFF;
-                    self.shared
-                        .timers
-                        .schedule(at, TimerKind::AcceptRetry, 0, 0);
-                    return;
-                }
-            };
-            self.add_client(socket, peer);
-        }
-    }
-
-    fn add_client(&mut self, mut socket: TcpStream, peer: SocketAddr) {
-        let max = self.shared.config.max_connections;
-        let busy = self.clients.len() >= max;
-        if self.shutting_down || self.clients.len() >= max + REFUSAL_SLOTS {
-            return; // dropped: closes the socket
-        }
-        // Small frames go out at once; the loop already batches writes.
-        let _ = socket.set_nodelay(true);
-        let entry = self.clients.vacant_entry();
-        let key = entry.key();
-        if let Err(e) = self
-            .poll
-            .registry()
-            .register(&mut socket, Token(key), Interest::READABLE)
-        {
-            warn!("cannot register a connection from {peer}: {e}");
-            return;
-        }
-        let id = self.next_id;
-        self.next_id += 1;
-        let secs = self.shared.now.duration_since(self.started).as_secs() as u32;
-        let mut conn = Connection::new(id, peer, secs);
-        let mut route = Route::None;
-        let (mut env, _) = self.shared.split(&mut route);
-        if busy {
-            conn.refuse(key, &HandshakeError::Busy, &mut env);
-        } else {
-            let at = env.now + env.config.handshake_timeout;
-            env.timers.schedule(at, TimerKind::Handshake, key, id);
-        }
-        entry.insert(Client {
-            socket,
-            conn,
-            route,
-            wants_writable: false,
-            read_paused: false,
-            hangup: false,
-            accounted: 0,
-        });
-        // No read here: epoll reports a socket that is already readable
-        // when it is registered, so the request comes as an event.
-        if busy {
-            self.mark_dirty(key);
         }
     }
 
@@ -388,6 +355,7 @@ impl Server {
             return;
         }
         let mut client = self.clients.remove(key);
+        self.shared.routes.metrics.connections = self.clients.len() as u64;
         let _ = self.poll.registry().deregister(&mut client.socket);
         self.shared.memory_used = self
             .shared

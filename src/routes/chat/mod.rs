@@ -8,8 +8,12 @@
 //! [`rooms`] holds the members and the broadcast rounds; [`handoff`] sends
 //! messages to the operator console instead.
 
+pub mod cluster;
+pub mod cluster_routes;
+pub mod cluster_sync;
 pub mod handoff;
 pub mod plain;
+pub mod remote;
 pub mod rooms;
 pub mod v1;
 
@@ -18,8 +22,10 @@ use serde_json::Value;
 
 use super::Ctx;
 use crate::app::Handle;
+use crate::cluster::envelope::{Event, Kind};
 use crate::error::close_code;
 use crate::frame::Opcode;
+use cluster_routes::Outcome;
 use rooms::shared_text;
 pub use rooms::{Member, Room, Rooms};
 use v1::{ClientEvent, Refusal};
@@ -120,6 +126,20 @@ fn hello(conn: &mut Handle, index: usize, name: &str, id: Option<&Value>, ctx: &
     let Some(room) = ctx.rooms.get_mut(index) else {
         return;
     };
+    if room.member(conn.key()).is_some_and(|m| m.hello_pending) {
+        let r = Refusal::new("your hello is on its way; wait for its answer", id);
+        return refuse(conn, index, &r, ctx);
+    }
+    let free_here = check_name(name).is_ok() && !room.name_taken(name);
+    if free_here
+        && let Some(cl) = ctx.cluster.as_deref_mut()
+        && cluster_routes::hello(cl, ctx.rooms, index, conn.key(), name)
+    {
+        return; // Redis decides; the welcome or the refusal comes back
+    }
+    let Some(room) = ctx.rooms.get_mut(index) else {
+        return;
+    };
     let refused = match check_name(name) {
         Err(why) => Some(why.to_string()),
         Ok(()) if room.claim_name(conn.key(), name) => None,
@@ -171,13 +191,42 @@ pub fn check_name(name: &str) -> Result<(), &'static str> {
     crate::names::check(name).map_err(crate::names::NameError::reason)
 }
 
+/// The number of a message delivered here and now: the room's own, or
+/// none in a cluster (where Redis numbers messages, and one shown before
+/// Redis saw it has no number yet).
+fn local_seq(room: &mut Room, clustered: bool) -> Option<u64> {
+    if clustered {
+        None
+    } else {
+        Some(room.next_seq())
+    }
+}
+
 fn say(conn: &mut Handle, index: usize, from: &str, text: &str, id: Option<&Value>, ctx: &mut Ctx) {
+    let Some(room) = ctx.rooms.get_mut(index) else {
+        return;
+    };
+    let mut kept_here = false;
+    if let Some(cl) = ctx.cluster.as_deref_mut() {
+        let event = Event {
+            kind: Some(Kind::Say),
+            name: Some(from.to_string()),
+            text: Some(text.to_string()),
+            ..Event::default()
+        };
+        let name = room.name.clone();
+        match cluster_routes::message(cl, &name, conn.key(), conn.id(), event, None, id, true) {
+            Outcome::Posted => return,
+            Outcome::LocalNow => {}
+            Outcome::LocalOnly => kept_here = true,
+        }
+    }
     let Some(room) = ctx.rooms.get_mut(index) else {
         return;
     };
     let delivered = room.members.len().saturating_sub(1);
     let has_plain = room.has_plain();
-    let seq = room.next_seq();
+    let seq = local_seq(room, ctx.cluster.is_some());
     let event = v1::message(&v1::Message {
         seq,
         from,
@@ -192,6 +241,9 @@ fn say(conn: &mut Handle, index: usize, from: &str, text: &str, id: Option<&Valu
             .queue_plain(index, Opcode::Text, format!("{from}: {text}").as_bytes());
     }
     reply(conn, index, &v1::ack(id, seq, delivered), ctx);
+    if kept_here {
+        reply(conn, index, &cluster_routes::not_delivered(id), ctx);
+    }
     debug!(
         "#{} ({}) sent {} bytes to {} clients",
         conn.id(),
@@ -210,15 +262,45 @@ fn whisper(
     id: Option<&Value>,
     ctx: &mut Ctx,
 ) {
+    let Some(room) = ctx.rooms.get(index) else {
+        return;
+    };
+    let room_name = room.name.clone();
+    let up = ctx.cluster.as_deref().is_some_and(|cl| cl.up);
+    let target = match ctx.cluster.as_deref() {
+        Some(cl) => cluster_routes::target_member(cl, ctx.rooms, index, to),
+        None => None,
+    };
+    if let (true, Some(cl), Some(target)) = (up, ctx.cluster.as_deref_mut(), target) {
+        let event = Event {
+            kind: Some(Kind::Whisper),
+            name: Some(from.to_string()),
+            text: Some(text.to_string()),
+            to: Some(target.clone()),
+            to_name: Some(to.to_string()),
+            ..Event::default()
+        };
+        let (key, cid) = (conn.key(), conn.id());
+        if cluster_routes::message(cl, &room_name, key, cid, event, Some(target), id, true)
+            == Outcome::LocalOnly
+        {
+            reply(conn, index, &cluster_routes::not_delivered(id), ctx);
+        }
+        return;
+    }
     let Some(room) = ctx.rooms.get_mut(index) else {
         return;
     };
     let Some(target) = room.find_by_name(to) else {
-        let r = Refusal::new(format!("no member named {to} in {}", room.name), id);
-        return refuse(conn, index, &r, ctx);
+        let reason = if room.find_target(to).is_some() {
+            format!("{to} is on another node, which this node cannot reach now")
+        } else {
+            format!("no member named {to} in {}", room.name)
+        };
+        return refuse(conn, index, &Refusal::new(reason, id), ctx);
     };
     let (tkey, tid, tv1) = (target.key, target.id, target.v1);
-    let seq = room.next_seq();
+    let seq = local_seq(room, ctx.cluster.is_some());
     let event = v1::message(&v1::Message {
         seq,
         from,

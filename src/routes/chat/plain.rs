@@ -4,8 +4,10 @@
 
 use log::debug;
 
+use super::cluster_routes::{self, Outcome};
 use super::{handoff, v1};
 use crate::app::Handle;
+use crate::cluster::envelope::{Event, Kind};
 use crate::frame::Opcode;
 use crate::routes::Ctx;
 
@@ -18,12 +20,35 @@ pub fn on_message(conn: &mut Handle, index: usize, opcode: Opcode, payload: &[u8
         let label = handoff::label(&room.name, None, &conn.peer().to_string());
         return handoff::to_operator(conn, &label, payload, ctx);
     }
+    if let Some(cl) = ctx.cluster.as_deref_mut() {
+        let text = std::str::from_utf8(payload)
+            .ok()
+            .filter(|_| opcode == Opcode::Text);
+        let event = Event {
+            kind: Some(Kind::Plain),
+            text: text.map(str::to_string),
+            binary: text.is_none().then(|| payload.to_vec()),
+            ..Event::default()
+        };
+        let name = room.name.clone();
+        let outcome =
+            cluster_routes::message(cl, &name, conn.key(), conn.id(), event, None, None, false);
+        if outcome == Outcome::Posted {
+            return;
+        }
+    }
+    let Some(room) = ctx.rooms.get_mut(index) else {
+        return;
+    };
     let receivers = room.members.len();
     let relay_to_v1 = room.v1_count > 0 && opcode == Opcode::Text;
-    let seq = if relay_to_v1 { room.next_seq() } else { 0 };
+    let seq = match (relay_to_v1, ctx.cluster.is_some()) {
+        (true, false) => Some(room.next_seq()),
+        _ => None,
+    };
+    let from = format!("#{}{}", conn.id(), room.id_suffix);
     ctx.rooms.queue_plain(index, opcode, payload);
     if relay_to_v1 {
-        let from = format!("#{}", conn.id());
         let (text, truncated) = v1::relayed_text(payload);
         let event = v1::message(&v1::Message {
             seq,

@@ -36,16 +36,28 @@ pub struct Member {
     /// `hello`s refused so far (names taken or invalid): bounded, so a
     /// client cannot make the room search for free names forever.
     pub refusals: u8,
+    /// Cluster (`--redis`): Redis has this member in the room's members.
+    pub registered: bool,
+    /// Cluster: a `hello` is on its way to Redis (the name is not ours yet).
+    pub hello_pending: bool,
 }
 
 impl Member {
-    /// The name others see: the chosen one, or `#<id>`.
-    pub fn display(&self) -> String {
+    /// The name others see: the chosen one, or `#<id>` (`#<id>@<node>` in
+    /// a cluster: `suffix` is `@<node>` there, empty otherwise).
+    pub fn display(&self, suffix: &str) -> String {
         match &self.name {
             Some(name) => name.clone(),
-            None => format!("#{}", self.id),
+            None => format!("#{}{suffix}", self.id),
         }
     }
+}
+
+/// Whom a name in a room stands for.
+#[derive(Debug)]
+pub enum Target<'a> {
+    Local(&'a Member),
+    Remote(&'a super::remote::Remote),
 }
 
 #[derive(Debug, Default)]
@@ -59,6 +71,10 @@ pub struct Room {
     plain_out: Vec<u8>,
     /// Frames for v1 members, gathered this round.
     v1_out: Vec<u8>,
+    /// How many frames `plain_out` and `v1_out` hold (`/metrics` counts
+    /// one delivery per frame per receiver).
+    plain_frames: u32,
+    v1_frames: u32,
     /// The room's message sequence number (v1 `seq`).
     seq: u64,
     /// Members speaking `wsloop.chat.v1` (plain text needs no JSON copy
@@ -66,6 +82,10 @@ pub struct Room {
     pub v1_count: usize,
     /// The compressed kinds of member present, each with its round buffer.
     kinds: Vec<kinds::Kind>,
+    /// Members on other nodes (cluster only).
+    pub remote: super::remote::RemoteMembers,
+    /// `@<node>` in a cluster, so that `#12` is unique across nodes.
+    pub id_suffix: String,
 }
 
 impl Room {
@@ -80,29 +100,59 @@ impl Room {
     /// Names of everyone present who can be addressed: named v1 members and
     /// plain members as `#<id>`.
     pub fn member_names(&self) -> Vec<String> {
-        self.members
-            .iter()
-            .filter(|m| !m.v1 || m.name.is_some())
-            .map(Member::display)
+        let local = self.members.iter().filter(|m| !m.v1 || m.name.is_some());
+        let local = local.map(|m| m.display(&self.id_suffix));
+        let remote = self.remote.list.iter().filter(|r| r.listed());
+        local
+            .chain(remote.map(super::remote::Remote::display))
             .collect()
     }
 
-    /// A named member (by `name_key`), or a plain one by `#<id>`.
+    /// A named member (by `name_key`), or a plain one by `#<id>` (on this
+    /// node: `#<id>` or `#<id>@<node>`).
     pub fn find_by_name(&self, name: &str) -> Option<&Member> {
-        if let Some(id) = name.strip_prefix('#').and_then(|n| n.parse::<u64>().ok()) {
+        if let Some(id) = name.strip_prefix('#') {
+            let id = id.strip_suffix(self.id_suffix.as_str()).unwrap_or(id);
+            let id = id.parse::<u64>().ok()?;
             return self.members.iter().find(|m| !m.v1 && m.id == id);
         }
         let key = *self.names.get(&name_key(name))?;
         self.member(key)
     }
 
+    /// A member here or on another node, by the name others see.
+    pub fn find_target(&self, name: &str) -> Option<Target<'_>> {
+        if let Some(m) = self.find_by_name(name) {
+            return Some(Target::Local(m));
+        }
+        let remote = match name.strip_prefix('#') {
+            Some(member) => self.remote.get(member).filter(|r| !r.v1),
+            None => self.remote.by_name(name),
+        };
+        remote.map(Target::Remote)
+    }
+
     pub fn name_taken(&self, name: &str) -> bool {
-        self.names.contains_key(&name_key(name))
+        self.names.contains_key(&name_key(name)) || self.remote.name_taken(name)
+    }
+
+    /// Members on every node.
+    pub fn everyone(&self) -> usize {
+        self.members.len() + self.remote.len()
     }
 
     /// Gives member `key` its name; false if the name is taken.
     pub fn claim_name(&mut self, key: usize, name: &str) -> bool {
         if self.name_taken(name) {
+            return false;
+        }
+        self.take_name(key, name)
+    }
+
+    /// Gives member `key` its name without asking whether another node's
+    /// member has it (Redis already said it is ours).
+    pub fn take_name(&mut self, key: usize, name: &str) -> bool {
+        if self.names.get(&name_key(name)).is_some_and(|&k| k != key) {
             return false;
         }
         let Some(me) = self.member_mut(key) else {
@@ -136,6 +186,9 @@ enum Delivery {
         index: usize,
         plain: Option<Rc<[u8]>>,
         v1: Option<Rc<[u8]>>,
+        /// The frames in `plain` and in `v1` (also in each compressed kind
+        /// of the same v1-ness: it gathers the same messages).
+        frames: (u32, u32),
         /// (window bits, v1, bytes) for compressed kinds; `None` bytes: the
         /// uncompressed buffer serves them.
         kinds: Vec<kinds::SealedKind>,
@@ -183,6 +236,8 @@ pub struct Rooms {
     direct_bytes: HashMap<usize, usize>,
     /// `--deflate-min`: shorter broadcasts go uncompressed to everyone.
     pub deflate_min: usize,
+    /// `@<node>` in a cluster (see [`Room::id_suffix`]).
+    pub id_suffix: String,
 }
 
 impl Rooms {
@@ -205,6 +260,7 @@ impl Rooms {
             None => {
                 let index = self.rooms.insert(Room {
                     name: name.to_string(),
+                    id_suffix: self.id_suffix.clone(),
                     ..Room::default()
                 });
                 self.by_name.insert(name.to_string(), index);
@@ -221,6 +277,8 @@ impl Rooms {
                 deflate_bits,
                 name: None,
                 refusals: 0,
+                registered: false,
+                hello_pending: false,
             });
         }
         index
@@ -258,6 +316,11 @@ impl Rooms {
         !self.gathering.is_empty() || !self.round.is_empty()
     }
 
+    /// The index of the room called `name`, if anyone is in it here.
+    pub fn index_of(&self, name: &str) -> Option<usize> {
+        self.by_name.get(name).copied()
+    }
+
     pub fn get(&self, index: usize) -> Option<&Room> {
         self.rooms.get(index)
     }
@@ -268,6 +331,10 @@ impl Rooms {
 
     pub fn len(&self) -> usize {
         self.rooms.len()
+    }
+
+    pub fn iter_indexed(&self) -> impl Iterator<Item = (usize, &Room)> {
+        self.rooms.iter()
     }
 
     pub fn iter(&self) -> impl Iterator<Item = &Room> {
@@ -292,6 +359,7 @@ impl Rooms {
         self.start_gathering(index);
         if let Some(room) = self.rooms.get_mut(index) {
             frame::encode_frame(&mut room.plain_out, opcode, payload);
+            room.plain_frames = room.plain_frames.saturating_add(1);
             room.gather_compressed(false, opcode, payload, self.deflate_min);
         }
     }
@@ -301,6 +369,7 @@ impl Rooms {
         self.start_gathering(index);
         if let Some(room) = self.rooms.get_mut(index) {
             frame::encode_frame(&mut room.v1_out, Opcode::Text, event.as_bytes());
+            room.v1_frames = room.v1_frames.saturating_add(1);
             room.gather_compressed(true, Opcode::Text, event.as_bytes(), self.deflate_min);
         }
     }
@@ -331,8 +400,8 @@ impl Rooms {
 
     /// Hands this round out, in order: each room piece is one shared buffer
     /// per kind of member, passed to `push` once per member (no copy of the
-    /// bytes, nor of the member list).
-    pub fn deliver_round(&mut self, mut push: impl FnMut(usize, u64, &Rc<[u8]>)) {
+    /// bytes, nor of the member list), with the number of frames it holds.
+    pub fn deliver_round(&mut self, mut push: impl FnMut(usize, u64, &Rc<[u8]>, u32)) {
         for index in std::mem::take(&mut self.gathering) {
             if let Some(room) = self.rooms.get_mut(index) {
                 self.round.push(room.seal(index));
@@ -345,6 +414,7 @@ impl Rooms {
                     index,
                     plain,
                     v1,
+                    frames,
                     kinds,
                 } => {
                     let Some(room) = self.rooms.get(index) else {
@@ -352,13 +422,18 @@ impl Rooms {
                     };
                     for m in &room.members {
                         let compressed = kinds::pick(&kinds, m);
-                        let uncompressed = if m.v1 { &v1 } else { &plain };
+                        let (uncompressed, count) = if m.v1 {
+                            (&v1, frames.1)
+                        } else {
+                            (&plain, frames.0)
+                        };
                         if let Some(bytes) = compressed.or(uncompressed.as_ref()) {
-                            push(m.key, m.id, bytes);
+                            push(m.key, m.id, bytes, count);
                         }
                     }
                 }
-                Delivery::Direct { key, id, bytes } => push(key, id, &bytes),
+                // One frame: `shared_text`.
+                Delivery::Direct { key, id, bytes } => push(key, id, &bytes, 1),
             }
         }
     }

@@ -97,10 +97,15 @@ impl Room {
                 (k.bits, k.v1, bytes)
             })
             .collect();
+        let frames = (
+            std::mem::take(&mut self.plain_frames),
+            std::mem::take(&mut self.v1_frames),
+        );
         Delivery::Room {
             index,
             plain: share_round(&mut self.plain_out),
             v1: share_round(&mut self.v1_out),
+            frames,
             kinds,
         }
     }

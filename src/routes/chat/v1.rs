@@ -109,7 +109,10 @@ fn text_field(map: &Map<String, Value>, id: Option<&Value>) -> Result<String, Re
 
 /// A chat line as v1 members see it.
 pub struct Message<'a> {
-    pub seq: u64,
+    /// The room's message number; `None` while a cluster node cannot
+    /// reach Redis (the message is shown here at once, `"delayed":true`,
+    /// and numbered for nobody: see the README on outages).
+    pub seq: Option<u64>,
     pub from: &'a str,
     /// Set for a whisper.
     pub to: Option<&'a str>,
@@ -127,6 +130,9 @@ pub fn message(m: &Message) -> String {
     }
     if m.truncated {
         event["truncated"] = json!(true);
+    }
+    if m.seq.is_none() {
+        event["delayed"] = json!(true);
     }
     event.to_string()
 }
@@ -146,8 +152,13 @@ pub fn relayed_text(payload: &[u8]) -> (String, bool) {
 }
 
 /// The receipt for a `say` or `whisper`; `id` only when the client gave one.
-pub fn ack(id: Option<&Value>, seq: u64, delivered: usize) -> String {
+/// `seq` is `None` for a message shown while a cluster node cannot reach
+/// Redis (`"delayed":true`; `delivered` counts this node's members).
+pub fn ack(id: Option<&Value>, seq: Option<u64>, delivered: usize) -> String {
     let mut ack = json!({"type": "ack", "seq": seq, "delivered": delivered});
+    if seq.is_none() {
+        ack["delayed"] = json!(true);
+    }
     if let Some(id) = id {
         ack["id"] = id.clone();
     }

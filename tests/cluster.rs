@@ -1,0 +1,448 @@
+//! Rooms across nodes (`--redis`), against a real `redis-server` (the
+//! Debian package; `make setup` installs it) on a free 127.0.0.1 port in a
+//! temp dir: several wsloop nodes, v1 and plain clients on each, and the
+//! faults the issue names — Redis killed and restarted, a node killed.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::net::{TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::*;
+use serde_json::{Value, json};
+use tungstenite::Message;
+use tungstenite::client::IntoClientRequest;
+
+const V1: &str = "wsloop.chat.v1";
+
+/// A throw-away Redis: no persistence, its own dir, a free port.
+struct Redis {
+    child: Option<Child>,
+    port: u16,
+    dir: PathBuf,
+}
+
+fn free_port() -> u16 {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    l.local_addr().unwrap().port()
+}
+
+impl Redis {
+    fn start() -> Redis {
+        let dir = std::env::temp_dir().join(format!(
+            "wsloop-redis-{}-{}",
+            std::process::id(),
+            free_port()
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut r = Redis {
+            child: None,
+            port: free_port(),
+            dir,
+        };
+        r.spawn();
+        r
+    }
+
+    fn spawn(&mut self) {
+        let child = Command::new("redis-server")
+            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--save", "", "--appendonly", "no", "--dir"])
+            .arg(&self.dir)
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("redis-server (Debian package redis-server; `make setup` installs it)");
+        self.child = Some(child);
+        let deadline = Instant::now() + TIMEOUT;
+        while TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+            assert!(Instant::now() < deadline, "redis-server did not start");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    fn kill9(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+}
+
+impl Drop for Redis {
+    fn drop(&mut self) {
+        self.kill9();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// A plain HTTP GET: (status, body).
+fn get(server: &Server, path: &str) -> (u16, String) {
+    use std::io::{Read, Write};
+    let mut s = tcp(server);
+    write!(s, "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n").unwrap();
+    let mut out = String::new();
+    let _ = s.read_to_string(&mut out);
+    let status = out.get(9..12).and_then(|c| c.parse().ok()).unwrap_or(0);
+    let body = out
+        .split_once("\r\n\r\n")
+        .map_or("", |(_, b)| b)
+        .to_string();
+    (status, body)
+}
+
+/// A counter from `/metrics`.
+fn metric(server: &Server, name: &str) -> f64 {
+    let (_, body) = get(server, "/metrics");
+    body.lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+        .unwrap_or_else(|| panic!("no {name} in /metrics"))
+}
+
+fn node(redis: &Redis, name: &str) -> Server {
+    Server::start(&["--redis", &redis.url(), "--node", name])
+}
+
+fn v1(server: &Server, path: &str) -> Ws {
+    let mut req = server.url(path).into_client_request().unwrap();
+    req.headers_mut()
+        .insert("Sec-WebSocket-Protocol", V1.parse().unwrap());
+    let (mut ws, _) = tungstenite::connect(req).expect("connect v1");
+    if let tungstenite::stream::MaybeTlsStream::Plain(s) = ws.get_mut() {
+        s.set_read_timeout(Some(TIMEOUT)).unwrap();
+    }
+    ws
+}
+
+fn send(ws: &mut Ws, v: Value) {
+    ws.send(Message::text(v.to_string())).unwrap();
+}
+
+/// The next event of `kind`, skipping others (status, joined, ...).
+fn next_of(ws: &mut Ws, kind: &str) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(40);
+    loop {
+        assert!(Instant::now() < deadline, "no {kind} event");
+        let v = next_json(ws);
+        assert!(v["type"] != "error" || kind == "error", "{v}");
+        if v["type"] == kind {
+            return v;
+        }
+    }
+}
+
+/// The welcome or the error a hello gets (skipping room events).
+fn answer_to_hello(ws: &mut Ws) -> Value {
+    loop {
+        let v = next_json(ws);
+        if v["type"] == "welcome" || v["type"] == "error" {
+            return v;
+        }
+    }
+}
+
+/// Says hello until Redis has linked (the node serves before it links).
+fn named(server: &Server, path: &str, name: &str) -> Ws {
+    let mut ws = v1(server, path);
+    send(&mut ws, json!({"type": "hello", "name": name}));
+    let v = next_json(&mut ws);
+    assert_eq!(v["type"], "welcome", "{v}");
+    ws
+}
+
+/// Waits until `ws`'s `who` lists exactly `names`.
+fn wait_who(ws: &mut Ws, names: &[&str]) {
+    let want: BTreeSet<String> = names.iter().map(|s| s.to_string()).collect();
+    let deadline = Instant::now() + Duration::from_secs(40);
+    loop {
+        send(ws, json!({"type": "who"}));
+        let who = next_of(ws, "who");
+        let got: BTreeSet<String> = who["members"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap().to_string())
+            .collect();
+        if got == want {
+            return;
+        }
+        assert!(Instant::now() < deadline, "who is {got:?}, want {want:?}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Waits until both nodes are linked: a hello on each sees the other.
+fn linked(a: &Server, b: &Server, room: &str) {
+    let mut x = named(a, room, "probe-a");
+    let mut y = named(b, room, "probe-b");
+    wait_who(&mut x, &["probe-a", "probe-b"]);
+    wait_who(&mut y, &["probe-a", "probe-b"]);
+}
+
+#[test]
+fn two_nodes_are_one_room_for_v1_and_plain_clients() {
+    let redis = Redis::start();
+    let (a, b) = (node(&redis, "node-a"), node(&redis, "node-b"));
+    linked(&a, &b, "/chat/two");
+    let mut alice = named(&a, "/chat/two", "alice");
+    let mut bob = named(&b, "/chat/two", "bob");
+    wait_who(&mut alice, &["alice", "bob"]);
+    // Names are unique across the nodes.
+    let mut again = v1(&a, "/chat/two");
+    send(&mut again, json!({"type": "hello", "name": "BOB"}));
+    let refused = next_of(&mut again, "error");
+    assert!(
+        refused["reason"].as_str().unwrap().contains("taken"),
+        "{refused}"
+    );
+
+    send(
+        &mut alice,
+        json!({"type": "say", "text": "hi from a", "id": 1}),
+    );
+    let m = next_of(&mut bob, "message");
+    assert_eq!(
+        (m["from"].as_str(), m["text"].as_str()),
+        (Some("alice"), Some("hi from a"))
+    );
+    let seq = m["seq"].as_u64().unwrap();
+    // The ack (Redis's reply) and the message (the room's channel) come
+    // on two connections: either may be first.
+    let (mut mine, mut ack) = (None, None);
+    while mine.is_none() || ack.is_none() {
+        let v = next_json(&mut alice);
+        match v["type"].as_str() {
+            Some("message") => mine = Some(v),
+            Some("ack") => ack = Some(v),
+            _ => {}
+        }
+    }
+    let (mine, ack) = (mine.unwrap(), ack.unwrap());
+    assert_eq!(mine["seq"].as_u64(), Some(seq), "one seq for everyone");
+    assert_eq!(
+        (ack["seq"].as_u64(), ack["id"].as_u64()),
+        (Some(seq), Some(1))
+    );
+    // bob, and the unnamed v1 client on node a.
+    assert_eq!(ack["delivered"], 2, "{ack}");
+
+    // A whisper to a member on the other node, acked as delivered.
+    send(
+        &mut bob,
+        json!({"type": "whisper", "to": "alice", "text": "psst", "id": "w"}),
+    );
+    let ack = next_of(&mut bob, "ack");
+    assert_eq!(ack["delivered"], 1, "{ack}");
+    let w = next_of(&mut alice, "message");
+    assert_eq!(
+        (w["text"].as_str(), w["private"].as_bool()),
+        (Some("psst"), Some(true))
+    );
+
+    // Healthy, linked, and the counters moved.
+    let (status, body) = get(&a, "/healthz");
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("\"cluster\":\"up\""), "{body}");
+    assert_eq!(metric(&a, "wsloop_cluster_up"), 1.0);
+    assert!(metric(&a, "wsloop_cluster_published_total") >= 2.0);
+    assert!(metric(&b, "wsloop_cluster_received_total") >= 2.0);
+
+    // A plain client on node b: shown as #id@node-b, gets "alice: ..." lines.
+    let mut plain = ws(&b, "/chat/two");
+    let plain_name = loop {
+        send(&mut alice, json!({"type": "who"}));
+        let who = next_of(&mut alice, "who");
+        let members: Vec<String> = who["members"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m.as_str().unwrap().to_string())
+            .collect();
+        if let Some(p) = members
+            .iter()
+            .find(|m| m.starts_with('#') && m.ends_with("@node-b"))
+        {
+            break p.clone();
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    send(&mut alice, json!({"type": "say", "text": "to everyone"}));
+    loop {
+        let t = next_text(&mut plain);
+        if t == "alice: to everyone" {
+            break;
+        }
+    }
+    plain.send(Message::text("plain hello")).unwrap();
+    let m = loop {
+        let m = next_of(&mut alice, "message");
+        if m["from"] != "alice" {
+            break m;
+        }
+    };
+    assert_eq!(
+        (m["from"].as_str(), m["text"].as_str()),
+        (Some(plain_name.as_str()), Some("plain hello"))
+    );
+}
+
+#[test]
+fn three_senders_on_three_nodes_one_order_for_everyone() {
+    let redis = Redis::start();
+    let nodes: Vec<Server> = ["n1", "n2", "n3"].iter().map(|n| node(&redis, n)).collect();
+    linked(&nodes[0], &nodes[1], "/chat/order");
+    linked(&nodes[1], &nodes[2], "/chat/order");
+    let mut readers: Vec<Ws> = nodes
+        .iter()
+        .enumerate()
+        .map(|(i, n)| named(n, "/chat/order", &format!("reader{i}")))
+        .collect();
+    let mut senders: Vec<Ws> = nodes
+        .iter()
+        .enumerate()
+        .map(|(i, n)| named(n, "/chat/order", &format!("sender{i}")))
+        .collect();
+    for r in &mut readers {
+        wait_who(
+            r,
+            &[
+                "reader0", "reader1", "reader2", "sender0", "sender1", "sender2",
+            ],
+        );
+    }
+    let total = 1000;
+    for i in 0..total {
+        let s = &mut senders[i % 3];
+        send(s, json!({"type": "say", "text": format!("m{i}")}));
+    }
+    let mut orders = Vec::new();
+    for r in &mut readers {
+        let mut seqs = Vec::new();
+        let mut texts = Vec::new();
+        while texts.len() < total {
+            let m = next_of(r, "message");
+            seqs.push(m["seq"].as_u64().unwrap());
+            texts.push(m["text"].as_str().unwrap().to_string());
+        }
+        for pair in seqs.windows(2) {
+            assert_eq!(pair[1], pair[0] + 1, "seq strictly +1");
+        }
+        let distinct: BTreeSet<&String> = texts.iter().collect();
+        assert_eq!(distinct.len(), total, "every message once");
+        orders.push((seqs, texts));
+    }
+    assert_eq!(orders[0], orders[1]);
+    assert_eq!(orders[1], orders[2]);
+}
+
+#[test]
+fn a_name_race_on_two_nodes_has_one_winner() {
+    let redis = Redis::start();
+    let (a, b) = (node(&redis, "race-a"), node(&redis, "race-b"));
+    linked(&a, &b, "/chat/race");
+    for round in 0..20 {
+        let name = format!("winner{round}");
+        let mut x = v1(&a, "/chat/race");
+        let mut y = v1(&b, "/chat/race");
+        send(&mut x, json!({"type": "hello", "name": name}));
+        send(&mut y, json!({"type": "hello", "name": name}));
+        let rx = answer_to_hello(&mut x);
+        let ry = answer_to_hello(&mut y);
+        let wins = [&rx, &ry].iter().filter(|v| v["type"] == "welcome").count();
+        assert_eq!(wins, 1, "round {round}: {rx} / {ry}");
+    }
+}
+
+#[test]
+fn a_killed_node_leaves_every_room_within_30_s() {
+    let redis = Redis::start();
+    let a = node(&redis, "stay");
+    let mut b = node(&redis, "doomed");
+    linked(&a, &b, "/chat/crash");
+    let mut watcher = named(&a, "/chat/crash", "watcher");
+    if let tungstenite::stream::MaybeTlsStream::Plain(s) = watcher.get_mut() {
+        s.set_read_timeout(Some(Duration::from_secs(35))).unwrap();
+    }
+    let _victim = named(&b, "/chat/crash", "victim");
+    wait_who(&mut watcher, &["watcher", "victim"]);
+    let killed = Instant::now();
+    b.child.kill().unwrap();
+    let _ = b.child.wait();
+    let deadline = killed + Duration::from_secs(30);
+    let mut gone = BTreeSet::new();
+    while !gone.contains("victim") {
+        assert!(Instant::now() < deadline, "left events so far: {gone:?}");
+        let v = next_json(&mut watcher);
+        if v["type"] == "left" {
+            gone.insert(v["name"].as_str().unwrap().to_string());
+        }
+    }
+    assert!(gone.contains("victim"), "{gone:?}");
+    // The name is free again.
+    let _heir = named(&a, "/chat/crash", "victim");
+}
+
+#[test]
+fn redis_killed_and_restarted_loses_nothing() {
+    let mut redis = Redis::start();
+    let (a, b) = (node(&redis, "ra"), node(&redis, "rb"));
+    linked(&a, &b, "/chat/restart");
+    let mut readers = vec![
+        named(&a, "/chat/restart", "ra-reader"),
+        named(&b, "/chat/restart", "rb-reader"),
+    ];
+    let mut senders = vec![
+        named(&a, "/chat/restart", "s1"),
+        named(&b, "/chat/restart", "s2"),
+        named(&a, "/chat/restart", "s3"),
+    ];
+    for r in &mut readers {
+        wait_who(r, &["ra-reader", "rb-reader", "s1", "s2", "s3"]);
+    }
+    for i in 0..100 {
+        for (k, s) in senders.iter_mut().enumerate() {
+            send(s, json!({"type": "say", "text": format!("{k}-{i}")}));
+        }
+        if i == 30 {
+            redis.kill9();
+        }
+        if i == 60 {
+            std::thread::sleep(Duration::from_secs(2));
+            redis.spawn();
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    for r in &mut readers {
+        let mut seen = Vec::new();
+        while seen.len() < 300 {
+            let m = next_of(r, "message");
+            seen.push(m["text"].as_str().unwrap().to_string());
+        }
+        let distinct: BTreeSet<&String> = seen.iter().collect();
+        assert_eq!(distinct.len(), 300, "all 300, each once");
+    }
+}
+
+#[test]
+fn redis_never_up_local_chat_still_works() {
+    let port = free_port();
+    let url = format!("redis://127.0.0.1:{port}");
+    let a = Server::start(&["--redis", &url, "--node", "alone"]);
+    let mut x = named(&a, "/chat/solo", "x");
+    let mut y = named(&a, "/chat/solo", "y");
+    send(&mut x, json!({"type": "say", "text": "still here"}));
+    let m = next_of(&mut y, "message");
+    assert_eq!(m["text"], "still here");
+    assert_eq!(m["delayed"], true);
+    let _ = &mut x;
+    let (status, body) = get(&a, "/healthz");
+    assert_eq!(status, 503, "{body}");
+    assert!(body.contains("\"cluster\":\"down\""), "{body}");
+    assert_eq!(metric(&a, "wsloop_cluster_up"), 0.0);
+}
