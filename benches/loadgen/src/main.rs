@@ -67,7 +67,10 @@ impl Opts {
         }
         let mut m: HashMap<String, String> = HashMap::new();
         while let Some(k) = a.next() {
-            let k = k.strip_prefix("--").ok_or_else(|| format!("bad argument {k}"))?.to_string();
+            let k = k
+                .strip_prefix("--")
+                .ok_or_else(|| format!("bad argument {k}"))?
+                .to_string();
             let v = a.next().ok_or_else(|| format!("--{k} needs a value"))?;
             m.insert(k, v);
         }
@@ -86,7 +89,11 @@ impl Opts {
             Some("raw") => Proto::Raw,
             Some(p) => return Err(format!("bad --proto {p}")),
         };
-        let default_path = if scenario == "bcast" { "/chat" } else { "/echo" };
+        let default_path = if scenario == "bcast" {
+            "/chat"
+        } else {
+            "/echo"
+        };
         let o = Opts {
             name: get(&mut m, "name", scenario.clone())?,
             label: get(&mut m, "label", "server".to_string())?,
@@ -100,7 +107,10 @@ impl Opts {
             reps: get(&mut m, "reps", 3)?,
             rep_secs: get(&mut m, "rep-secs", 2.0)?,
             lat: get(&mut m, "lat", 0u8)? != 0,
-            server_pid: m.remove("server-pid").map(|v| v.parse().map_err(|_| "bad --server-pid".to_string())).transpose()?,
+            server_pid: m
+                .remove("server-pid")
+                .map(|v| v.parse().map_err(|_| "bad --server-pid".to_string()))
+                .transpose()?,
             max_secs: get(&mut m, "max-secs", 60.0)?,
             window: get(&mut m, "window", 32)?,
             lat_secs: get(&mut m, "lat-secs", 1.0)?,
@@ -186,7 +196,10 @@ fn raise_nofile() -> u64 {
 /// Close with RST (SO_LINGER 0) so teardown leaves no TIME_WAIT behind and the
 /// ephemeral port range is not exhausted by the 10,000-connection phases.
 fn abort_close(s: TcpStream) {
-    let l = libc::linger { l_onoff: 1, l_linger: 0 };
+    let l = libc::linger {
+        l_onoff: 1,
+        l_linger: 0,
+    };
     unsafe {
         libc::setsockopt(
             s.as_raw_fd(),
@@ -209,7 +222,11 @@ struct Gen {
 
 impl Gen {
     fn new(size: usize) -> Gen {
-        let mut g = Gen { pattern: Vec::new(), size, rng: 0x9E37_79B9_7F4A_7C15 };
+        let mut g = Gen {
+            pattern: Vec::new(),
+            size,
+            rng: 0x9E37_79B9_7F4A_7C15,
+        };
         g.pattern = (0..size + 256).map(|_| (g.next() >> 24) as u8).collect();
         g
     }
@@ -251,7 +268,11 @@ impl Gen {
     /// Returns its send stamp.
     fn verify(&self, p: &[u8], seq: u64, id: u32) -> Res<u64> {
         if p.len() != self.size {
-            return Err(format!("conn {id}: message {seq}: length {} != {}", p.len(), self.size));
+            return Err(format!(
+                "conn {id}: message {seq}: length {} != {}",
+                p.len(),
+                self.size
+            ));
         }
         let got = u64::from_le_bytes(p[0..8].try_into().unwrap());
         let gid = u32::from_le_bytes(p[16..20].try_into().unwrap());
@@ -262,8 +283,15 @@ impl Gen {
             ));
         }
         if p[HDR..] != *self.body(seq) {
-            let i = p[HDR..].iter().zip(self.body(seq)).position(|(a, b)| a != b).unwrap_or(0);
-            return Err(format!("conn {id}: message {seq}: payload corrupted at byte {}", HDR + i));
+            let i = p[HDR..]
+                .iter()
+                .zip(self.body(seq))
+                .position(|(a, b)| a != b)
+                .unwrap_or(0);
+            return Err(format!(
+                "conn {id}: message {seq}: payload corrupted at byte {}",
+                HDR + i
+            ));
         }
         Ok(u64::from_le_bytes(p[8..16].try_into().unwrap()))
     }
@@ -332,7 +360,11 @@ impl Conn {
     fn connect(poll: &Poll, addr: SocketAddr, tok: usize, id: u32, rcap: usize) -> Res<Conn> {
         let mut sock = TcpStream::connect(addr).map_err(|e| connect_err(e))?;
         poll.registry()
-            .register(&mut sock, Token(tok), Interest::READABLE | Interest::WRITABLE)
+            .register(
+                &mut sock,
+                Token(tok),
+                Interest::READABLE | Interest::WRITABLE,
+            )
             .map_err(|e| format!("register: {e}"))?;
         Ok(Conn {
             sock,
@@ -367,7 +399,12 @@ impl Conn {
     }
 
     /// Read until EAGAIN (edge-triggered), handing complete messages to `f`.
-    fn read_msgs(&mut self, proto: Proto, size: usize, f: &mut dyn FnMut(&mut Conn, Ev) -> Res<()>) -> Res<()> {
+    fn read_msgs(
+        &mut self,
+        proto: Proto,
+        size: usize,
+        f: &mut dyn FnMut(&mut Conn, Ev) -> Res<()>,
+    ) -> Res<()> {
         loop {
             if self.rlen == self.rbuf.len() {
                 self.drain(proto, size, f)?;
@@ -397,7 +434,12 @@ impl Conn {
         self.drain(proto, size, f)
     }
 
-    fn drain(&mut self, proto: Proto, size: usize, f: &mut dyn FnMut(&mut Conn, Ev) -> Res<()>) -> Res<()> {
+    fn drain(
+        &mut self,
+        proto: Proto,
+        size: usize,
+        f: &mut dyn FnMut(&mut Conn, Ev) -> Res<()>,
+    ) -> Res<()> {
         let rbuf = std::mem::take(&mut self.rbuf);
         let mut pos = 0;
         let res = (|| -> Res<()> {
@@ -421,7 +463,10 @@ impl Conn {
                         }
                         let (hl, len) = match b1 & 0x7f {
                             126 if b.len() >= 4 => (4, u16::from_be_bytes([b[2], b[3]]) as usize),
-                            127 if b.len() >= 10 => (10, u64::from_be_bytes(b[2..10].try_into().unwrap()) as usize),
+                            127 if b.len() >= 10 => (
+                                10,
+                                u64::from_be_bytes(b[2..10].try_into().unwrap()) as usize,
+                            ),
                             126 | 127 => return Ok(()),
                             n => (2, n as usize),
                         };
@@ -434,7 +479,10 @@ impl Conn {
                         let p = &b[hl..hl + len];
                         pos += hl + len;
                         if b0 & 0x80 == 0 || b0 & 0x70 != 0 {
-                            return Err(format!("conn {}: fragmented/rsv frame {b0:#x} not expected", self.id));
+                            return Err(format!(
+                                "conn {}: fragmented/rsv frame {b0:#x} not expected",
+                                self.id
+                            ));
                         }
                         match b0 & 0x0f {
                             0x2 => f(self, Ev::Data(p))?,
@@ -461,7 +509,13 @@ impl Conn {
     }
 
     /// Connecting -> Handshake: socket became writable.
-    fn on_connected(&mut self, proto: Proto, path: &str, size: usize, addr: SocketAddr) -> Res<bool> {
+    fn on_connected(
+        &mut self,
+        proto: Proto,
+        path: &str,
+        size: usize,
+        addr: SocketAddr,
+    ) -> Res<bool> {
         if let Ok(Some(e)) | Err(e) = self.sock.take_error() {
             return Err(connect_err(e));
         }
@@ -480,7 +534,11 @@ impl Conn {
                 self.wbuf.extend_from_slice(req.as_bytes());
             }
             Proto::Raw => {
-                let line = if path.starts_with("/chat") { format!("BCAST {size}\n") } else { "ECHO\n".into() };
+                let line = if path.starts_with("/chat") {
+                    format!("BCAST {size}\n")
+                } else {
+                    "ECHO\n".into()
+                };
                 self.wbuf.extend_from_slice(line.as_bytes());
             }
         }
@@ -510,12 +568,17 @@ impl Conn {
                     return Ok(false);
                 }
                 if &b[..3] != b"OK\n" {
-                    return Err(format!("raw handshake: got {:?}", String::from_utf8_lossy(&b[..3])));
+                    return Err(format!(
+                        "raw handshake: got {:?}",
+                        String::from_utf8_lossy(&b[..3])
+                    ));
                 }
                 3
             }
             Proto::Ws => {
-                let Some(i) = b.windows(4).position(|w| w == b"\r\n\r\n") else { return Ok(false) };
+                let Some(i) = b.windows(4).position(|w| w == b"\r\n\r\n") else {
+                    return Ok(false);
+                };
                 let head = String::from_utf8_lossy(&b[..i]);
                 let mut lines = head.split("\r\n");
                 let status = lines.next().unwrap_or("");
@@ -524,7 +587,10 @@ impl Conn {
                 }
                 let ok = lines.any(|l| {
                     let mut kv = l.splitn(2, ':');
-                    kv.next().unwrap_or("").trim().eq_ignore_ascii_case("sec-websocket-accept")
+                    kv.next()
+                        .unwrap_or("")
+                        .trim()
+                        .eq_ignore_ascii_case("sec-websocket-accept")
                         && kv.next().unwrap_or("").trim() == ACCEPT
                 });
                 if !ok {
@@ -551,7 +617,13 @@ fn connect_err(e: io::Error) -> String {
 }
 
 /// Open `n` upgraded connections (ids first_id..), at most `conc` handshakes at once.
-fn connect_all(poll: &mut Poll, o: &Opts, n: usize, path: &str, deadline: Instant) -> Res<Vec<Conn>> {
+fn connect_all(
+    poll: &mut Poll,
+    o: &Opts,
+    n: usize,
+    path: &str,
+    deadline: Instant,
+) -> Res<Vec<Conn>> {
     let rcap = (256 * 1024).max(4 * (o.size + 16));
     let mut conns: Vec<Conn> = Vec::with_capacity(n);
     let mut pending = 0usize;
@@ -566,7 +638,8 @@ fn connect_all(poll: &mut Poll, o: &Opts, n: usize, path: &str, deadline: Instan
         if Instant::now() > deadline {
             return Err(format!("timeout connecting: {open}/{n} open"));
         }
-        poll.poll(&mut events, Some(Duration::from_millis(50))).map_err(|e| e.to_string())?;
+        poll.poll(&mut events, Some(Duration::from_millis(50)))
+            .map_err(|e| e.to_string())?;
         for ev in events.iter() {
             let c = &mut conns[ev.token().0];
             if c.st == St::Connecting && (ev.is_writable() || ev.is_error()) {
@@ -601,8 +674,14 @@ struct Snap {
 /// Busy and steal CPU seconds of the whole machine (all CPUs), from /proc/stat.
 fn sys_cpu() -> (f64, f64) {
     let s = std::fs::read_to_string("/proc/stat").unwrap_or_default();
-    let Some(l) = s.lines().next() else { return (f64::NAN, f64::NAN) };
-    let v: Vec<u64> = l.split_whitespace().skip(1).filter_map(|x| x.parse().ok()).collect();
+    let Some(l) = s.lines().next() else {
+        return (f64::NAN, f64::NAN);
+    };
+    let v: Vec<u64> = l
+        .split_whitespace()
+        .skip(1)
+        .filter_map(|x| x.parse().ok())
+        .collect();
     if v.len() < 8 {
         return (f64::NAN, f64::NAN);
     }
@@ -613,7 +692,14 @@ fn sys_cpu() -> (f64, f64) {
 
 fn snap(o: &Opts, ops: u64) -> Snap {
     let (sys_busy, steal) = sys_cpu();
-    Snap { t: Instant::now(), ops, srv: o.server_pid.and_then(proc_cpu).unwrap_or(f64::NAN), lg: self_cpu(), sys_busy, steal }
+    Snap {
+        t: Instant::now(),
+        ops,
+        srv: o.server_pid.and_then(proc_cpu).unwrap_or(f64::NAN),
+        lg: self_cpu(),
+        sys_busy,
+        steal,
+    }
 }
 
 fn pct(v: &mut [u64], p: f64) -> f64 {
@@ -655,7 +741,11 @@ fn rep_json(a: &Snap, b: &Snap, bytes_per_op: f64, lat: &mut Vec<u64>) -> String
     );
     // CPU used by everything else on the machine during the repetition (noise)
     let other = (b.sys_busy - a.sys_busy) - srv - lg;
-    s += &format!(",\"other_cpu_pct\":{},\"steal_pct\":{}", jnum((100.0 * other / secs).max(0.0)), jnum(100.0 * (b.steal - a.steal) / secs));
+    s += &format!(
+        ",\"other_cpu_pct\":{},\"steal_pct\":{}",
+        jnum((100.0 * other / secs).max(0.0)),
+        jnum(100.0 * (b.steal - a.steal) / secs)
+    );
     if !lat.is_empty() {
         let n = lat.len();
         s += &format!(
@@ -744,7 +834,8 @@ fn run_echo(o: &Opts, deadline: Instant) -> Res<String> {
     let mut drain_deadline = None;
     let (proto, size, want_lat) = (o.proto, o.size, o.lat);
     loop {
-        poll.poll(&mut events, Some(Duration::from_millis(20))).map_err(|e| e.to_string())?;
+        poll.poll(&mut events, Some(Duration::from_millis(20)))
+            .map_err(|e| e.to_string())?;
         for ev in events.iter() {
             let c = &mut conns[ev.token().0];
             c.rdhup = ev.is_read_closed();
@@ -752,7 +843,9 @@ fn run_echo(o: &Opts, deadline: Instant) -> Res<String> {
                 let measuring = ph.measuring();
                 let now = ns(Instant::now());
                 c.read_msgs(proto, size, &mut |c, m| {
-                    let Ev::Data(p) = m else { return Err(format!("conn {}: text frame in echo", c.id)) };
+                    let Ev::Data(p) = m else {
+                        return Err(format!("conn {}: text frame in echo", c.id));
+                    };
                     let stamp = gen.verify(p, c.recv, c.id)?;
                     c.recv += 1;
                     total += 1;
@@ -802,7 +895,11 @@ fn run_echo(o: &Opts, deadline: Instant) -> Res<String> {
     for c in conns {
         abort_close(c.sock);
     }
-    Ok(format!("{},\"verified\":{verified},\"reps\":[{}]}}", head_json(o), reps.join(",")))
+    Ok(format!(
+        "{},\"verified\":{verified},\"reps\":[{}]}}",
+        head_json(o),
+        reps.join(",")
+    ))
 }
 
 const RING: usize = 4096;
@@ -851,7 +948,8 @@ fn run_bcast(o: &Opts, deadline: Instant) -> Res<String> {
             }
             s.flush()?;
         }
-        poll.poll(&mut events, Some(Duration::from_millis(20))).map_err(|e| e.to_string())?;
+        poll.poll(&mut events, Some(Duration::from_millis(20)))
+            .map_err(|e| e.to_string())?;
         for ev in events.iter() {
             let i = ev.token().0;
             let c = &mut conns[i];
@@ -930,7 +1028,10 @@ fn run_bcast(o: &Opts, deadline: Instant) -> Res<String> {
                 break;
             }
             if now > drain_deadline.unwrap() {
-                return Err(format!("{} messages never reached every receiver", conns[0].sent - completed));
+                return Err(format!(
+                    "{} messages never reached every receiver",
+                    conns[0].sent - completed
+                ));
             }
         }
     }
@@ -957,11 +1058,14 @@ fn run_idle(o: &Opts, deadline: Instant) -> Res<String> {
     let mut events = Events::with_capacity(1024);
     let settle_end = Instant::now() + Duration::from_secs_f64(o.settle);
     while Instant::now() < settle_end {
-        poll.poll(&mut events, Some(Duration::from_millis(50))).map_err(|e| e.to_string())?;
+        poll.poll(&mut events, Some(Duration::from_millis(50)))
+            .map_err(|e| e.to_string())?;
         for ev in events.iter() {
             let c = &mut conns[ev.token().0];
             c.rdhup = ev.is_read_closed();
-            c.read_msgs(o.proto, o.size, &mut |c, _| Err(format!("conn {}: idle connection got data", c.id)))?;
+            c.read_msgs(o.proto, o.size, &mut |c, _| {
+                Err(format!("conn {}: idle connection got data", c.id))
+            })?;
             if c.eof {
                 return Err(format!("conn {}: server closed an idle connection", c.id));
             }
@@ -981,13 +1085,16 @@ fn run_idle(o: &Opts, deadline: Instant) -> Res<String> {
         if Instant::now() > echo_deadline.min(deadline) {
             return Err(format!("{left} idle connections did not echo"));
         }
-        poll.poll(&mut events, Some(Duration::from_millis(50))).map_err(|e| e.to_string())?;
+        poll.poll(&mut events, Some(Duration::from_millis(50)))
+            .map_err(|e| e.to_string())?;
         for ev in events.iter() {
             let c = &mut conns[ev.token().0];
             c.rdhup = ev.is_read_closed();
             let before_recv = c.recv;
             c.read_msgs(o.proto, o.size, &mut |c, m| {
-                let Ev::Data(p) = m else { return Err("text frame".into()) };
+                let Ev::Data(p) = m else {
+                    return Err("text frame".into());
+                };
                 gen.verify(p, c.recv, c.id)?;
                 c.recv += 1;
                 Ok(())
@@ -1038,7 +1145,8 @@ fn run_upgrade(o: &Opts, deadline: Instant) -> Res<String> {
     let cycle_timeout = Duration::from_secs(5);
     let mut active = o.conns;
     loop {
-        poll.poll(&mut events, Some(Duration::from_millis(20))).map_err(|e| e.to_string())?;
+        poll.poll(&mut events, Some(Duration::from_millis(20)))
+            .map_err(|e| e.to_string())?;
         for ev in events.iter() {
             let i = ev.token().0;
             let c = &mut slots[i];
@@ -1061,14 +1169,18 @@ fn run_upgrade(o: &Opts, deadline: Instant) -> Res<String> {
                             c.flush()?;
                         }
                         Proto::Raw => {
-                            c.sock.shutdown(Shutdown::Write).map_err(|e| format!("shutdown: {e}"))?;
+                            c.sock
+                                .shutdown(Shutdown::Write)
+                                .map_err(|e| format!("shutdown: {e}"))?;
                         }
                     }
                     c.st = St::Closing;
                 }
             }
             if c.st == St::Closing && (ev.is_readable() || ev.is_read_closed()) {
-                c.read_msgs(o.proto, o.size, &mut |c, _| Err(format!("conn {}: data after close", c.id)))?;
+                c.read_msgs(o.proto, o.size, &mut |c, _| {
+                    Err(format!("conn {}: data after close", c.id))
+                })?;
                 if c.eof {
                     if o.proto == Proto::Ws && !c.got_close {
                         return Err(format!("conn {}: TCP closed without a close frame", c.id));
@@ -1082,7 +1194,8 @@ fn run_upgrade(o: &Opts, deadline: Instant) -> Res<String> {
                         // leave the finished socket in place; it is closed (EOF seen)
                         c.st = St::Open;
                     } else {
-                        let old = std::mem::replace(c, Conn::connect(&poll, o.addr, i, next_id, rcap)?);
+                        let old =
+                            std::mem::replace(c, Conn::connect(&poll, o.addr, i, next_id, rcap)?);
                         next_id += 1;
                         drop(old);
                     }
@@ -1098,7 +1211,10 @@ fn run_upgrade(o: &Opts, deadline: Instant) -> Res<String> {
         }
         for c in slots.iter() {
             if c.st != St::Open && now - c.started > cycle_timeout {
-                return Err(format!("conn {}: upgrade cycle stuck in {:?} for 5 s", c.id, c.st));
+                return Err(format!(
+                    "conn {}: upgrade cycle stuck in {:?} for 5 s",
+                    c.id, c.st
+                ));
             }
         }
         if let Some(i) = ph.tick(now) {
@@ -1115,7 +1231,11 @@ fn run_upgrade(o: &Opts, deadline: Instant) -> Res<String> {
             break;
         }
     }
-    Ok(format!("{},\"cycles\":{done},\"reps\":[{}]}}", head_json(o), reps.join(",")))
+    Ok(format!(
+        "{},\"cycles\":{done},\"reps\":[{}]}}",
+        head_json(o),
+        reps.join(",")
+    ))
 }
 
 fn main() {
