@@ -358,7 +358,7 @@ enum Ev<'a> {
 
 impl Conn {
     fn connect(poll: &Poll, addr: SocketAddr, tok: usize, id: u32, rcap: usize) -> Res<Conn> {
-        let mut sock = TcpStream::connect(addr).map_err(|e| connect_err(e))?;
+        let mut sock = TcpStream::connect(addr).map_err(connect_err)?;
         poll.registry()
             .register(
                 &mut sock,
@@ -648,11 +648,12 @@ fn connect_all(
             if c.st == St::Handshake && ev.is_writable() {
                 c.flush()?;
             }
-            if c.st == St::Handshake && (ev.is_readable() || ev.is_read_closed()) {
-                if c.on_handshake_readable(o.proto)? {
-                    pending -= 1;
-                    open += 1;
-                }
+            if c.st == St::Handshake
+                && (ev.is_readable() || ev.is_read_closed())
+                && c.on_handshake_readable(o.proto)?
+            {
+                pending -= 1;
+                open += 1;
             }
         }
     }
@@ -1151,31 +1152,33 @@ fn run_upgrade(o: &Opts, deadline: Instant) -> Res<String> {
             let i = ev.token().0;
             let c = &mut slots[i];
             c.rdhup = ev.is_read_closed();
-            if c.st == St::Connecting && (ev.is_writable() || ev.is_error()) {
-                if !c.on_connected(o.proto, &o.path, o.size, o.addr)? {
-                    continue;
-                }
+            if c.st == St::Connecting
+                && (ev.is_writable() || ev.is_error())
+                && !c.on_connected(o.proto, &o.path, o.size, o.addr)?
+            {
+                continue;
             }
-            if c.st == St::Handshake && (ev.is_readable() || ev.is_read_closed()) {
-                if c.on_handshake_readable(o.proto)? {
-                    match o.proto {
-                        Proto::Ws => {
-                            // masked close frame, status 1000
-                            let k = 0x1234_5678;
-                            push_ws_header(&mut c.wbuf, 0x88, 2, k);
-                            let s = c.wbuf.len();
-                            c.wbuf.extend_from_slice(&1000u16.to_be_bytes());
-                            mask(&mut c.wbuf[s..], k);
-                            c.flush()?;
-                        }
-                        Proto::Raw => {
-                            c.sock
-                                .shutdown(Shutdown::Write)
-                                .map_err(|e| format!("shutdown: {e}"))?;
-                        }
+            if c.st == St::Handshake
+                && (ev.is_readable() || ev.is_read_closed())
+                && c.on_handshake_readable(o.proto)?
+            {
+                match o.proto {
+                    Proto::Ws => {
+                        // masked close frame, status 1000
+                        let k = 0x1234_5678;
+                        push_ws_header(&mut c.wbuf, 0x88, 2, k);
+                        let s = c.wbuf.len();
+                        c.wbuf.extend_from_slice(&1000u16.to_be_bytes());
+                        mask(&mut c.wbuf[s..], k);
+                        c.flush()?;
                     }
-                    c.st = St::Closing;
+                    Proto::Raw => {
+                        c.sock
+                            .shutdown(Shutdown::Write)
+                            .map_err(|e| format!("shutdown: {e}"))?;
+                    }
                 }
+                c.st = St::Closing;
             }
             if c.st == St::Closing && (ev.is_readable() || ev.is_read_closed()) {
                 c.read_msgs(o.proto, o.size, &mut |c, _| {

@@ -66,6 +66,8 @@ fn main() {
     });
 }
 
+// The handshake callback's Result type (its large Err, an http Response) is tungstenite's.
+#[allow(clippy::result_large_err)]
 async fn conn(s: TcpStream, room: Rc<RefCell<Room>>) {
     let mut path = String::new();
     let ws = tokio_tungstenite::accept_hdr_async(s, |req: &Request, resp: Response| {
