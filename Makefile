@@ -42,7 +42,7 @@ nginx: build    ## tests/nginx/nginx.conf in front of wsloop (skipped, with the 
 bench:          ## wsloop vs raw TCP, tokio-tungstenite and Node ws; writes benches/results/
 	benches/run
 
-bench-smoke:    ## a ~15 s run of the load generator against wsloop (proves it works)
+bench-smoke:    ## a ~20 s run of the load generator against wsloop, deflate included (proves it works)
 	benches/run --smoke
 
 # The fuzz targets read the committed corpus: fuzz/seeds/<t> (hand-made, fuzz/make_seeds.py),

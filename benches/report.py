@@ -95,6 +95,10 @@ class Stat:
         self.sl99 = med([s.get("p99_us") for s in sl])
         self.bpc = med([r.get("bytes_per_conn") for r in ok if "bytes_per_conn" in r])
         self.bpc_echo = med([r.get("bytes_per_conn_after_echo") for r in ok if "bytes_per_conn" in r])
+        self.rx_wire = col("rx_wire_bytes_per_msg")
+        self.tx_wire = col("tx_wire_bytes_per_msg")
+        self.ext = next((r["extensions"] for r in ok if r.get("extensions")), "")
+        self.deflate = any(r.get("deflate") for r in ok)
 
 
 def m(t):
@@ -176,7 +180,7 @@ def main():
     L = []
     L.append("# wsloop benchmark report\n")
     L.append(f"Generated {datetime.datetime.now().strftime('%Y-%m-%d %H:%M')} by `benches/run` "
-             f"(wsloop commit `{git_rev(os.path.join(os.path.dirname(os.path.abspath(src)), '..', '..'))}`).  ")
+             f"(wsloop commit `{git_rev(os.path.join(os.path.dirname(os.path.abspath(__file__)), '..'))}`).  ")
     L.append(f"Machine: `nproc` = {nproc}, CPU: {cpu}, kernel {kernel}, memory {mem}; "
              f"ulimit -n {meta.get('nofile', '?')}, {meta.get('ports', '?')} local ports.  ")
     L.append("Server pinned to CPU 0 (`taskset -c 0`), load generator to CPU 1 (`taskset -c 1`); "
@@ -217,6 +221,11 @@ def main():
         w = S(f"idle{n}", W)
         add_tgt(f"idle RSS at {n:,} conns", None if w.error else m(w.bpc), ("<=", 200),
                 w.error or f"{fmt(m(w.bpc))} B/conn (raw TCP peer: {fmt(m(S(f'idle{n}', RAW).bpc))})")
+    w = S("dfl-idle10000", "wsloop-shared")
+    if not (w.error == "not run" and S("dfl-idle10000", W).error == "not run"):
+        add_tgt("idle RSS at 10,000 conns, deflate negotiated", None if w.error else m(w.bpc), ("<=", 200),
+                w.error or f"{fmt(m(w.bpc))} B/conn, `--deflate shared` (without deflate, same method: "
+                           f"{fmt(m(S('dfl-idle10000', W).bpc))} B)")
     w, r = S("upgrades", W), S("upgrades", RAW)
     add_tgt("upgrades/s vs raw TCP accepts/s", None if (w.error or r.error) else ratio(m(w.rate), m(r.rate)),
             (">=", 0.75), w.error or r.error or f"{fmt(m(w.rate))} vs {fmt(m(r.rate))} /s")
@@ -283,6 +292,8 @@ def main():
         L.append(f"| {srv} | " + " | ".join(cells) + f" | {after} | {t} |")
     L.append("")
 
+    deflate_section(L, S)
+
     L.append("## Notes\n")
     L.append("- Load generator: `benches/loadgen`, one thread, mio, its own HTTP upgrade and masked framing, every "
              "echo/delivery checked byte for byte and in order (a mismatch aborts the phase). Broadcast: 1 sender + N "
@@ -333,6 +344,105 @@ def main():
             tline = target[1] if hib else 1 / target[1]
         groups.append((short + ("" if hib else " (raw÷x)"), vals, tline))
     write_svg(out_svg, groups, f"{cpu}, {nproc} CPUs, kernel {kernel}")
+
+
+# the permessage-deflate rows (wsloop only): server kind -> label
+DFL_ROWS = [
+    ("wsloop", "wsloop, no deflate (not offered)"),
+    ("wsloop-shared", "wsloop `--deflate shared`"),
+    ("wsloop-dedicated", "wsloop `--deflate dedicated`"),
+]
+
+
+def nbytes(t):
+    return "–" if t is None else f"{m(t):,.0f} B"
+
+
+def deflate_section(L, S):
+    names = ("dfl-echo16k", "dfl-bcast1000", "dfl-idle10000")
+    if all(S(n, srv).error == "not run" for n in names for srv, _ in DFL_ROWS):
+        return
+    L.append("## permessage-deflate (RFC 7692)\n")
+    L.append("wsloop only: tokio-tungstenite and Node `ws` run without deflate in this suite and raw TCP has no "
+             "equivalent, so they are skipped for these rows. The payload is text of realistic JSON (an array of "
+             "chat/API-like objects with the same keys, varied names, numbers and sentences; 61 distinct bodies), "
+             "the same bytes in every row: *no deflate* = the default wsloop (`--deflate shared`) with a client "
+             "that does not offer the extension; the other rows = wsloop started with `--deflate shared` or "
+             "`--deflate dedicated` (defaults otherwise: `--deflate-min` 1024, `--deflate-window` 12) and the load "
+             "generator offering `permessage-deflate; client_max_window_bits`. The load generator compresses what it "
+             "sends like a browser (zlib level 6, sync flush, context kept unless the server answered "
+             "`client_no_context_takeover`), inflates every compressed message it receives and checks it byte for "
+             "byte. *Wire bytes* = bytes read from (sent to) the socket per message received (sent), frame headers "
+             "included. Throughput here is often bounded by the load generator, which deflates and inflates as much "
+             "as the server does (see its CPU); *server ns/msg* is the server's own CPU per message either way.\n")
+    exts = [(lab, getattr(S(n, srv), "ext", "")) for srv, lab in DFL_ROWS[1:] for n in names]
+    exts = [(lab, e) for lab, e in exts if e]
+    seen = {}
+    for lab, e in exts:
+        seen.setdefault(lab, e)
+    for lab, e in seen.items():
+        L.append(f"- {lab} answered: `{e}`")
+    if seen:
+        L.append("")
+
+    def ratio_cells(s, base, attr):
+        if s is base or base.error:
+            return "", ""
+        return f"{fmt(ratio(m(getattr(s, attr)), m(getattr(base, attr))))}×", f"{fmt(ratio(m(s.ns), m(base.ns)))}×"
+
+    L.append("### Echo of 16 KiB JSON text, 100 conns × 4 in flight\n")
+    L.append("| server | MiB/s of payload | msg/s | wire bytes per message, server → client | wire bytes per message, "
+             "client → server | server ns/msg | server CPU | loadgen CPU | other CPU | MiB/s vs no deflate | "
+             "ns/msg vs no deflate |")
+    L.append("|---|---|---|---|---|---|---|---|---|---|---|")
+    base = S("dfl-echo16k", "wsloop")
+    for srv, lab in DFL_ROWS:
+        s = S("dfl-echo16k", srv)
+        if s.error:
+            L.append(f"| {lab} | failed / not run: {s.error} |" + " |" * 9)
+            continue
+        rv, rn = ratio_cells(s, base, "mib")
+        L.append(f"| {lab} | {fmt_mm(s.mib)} | {fmt(m(s.rate))} | {nbytes(s.rx_wire)} | {nbytes(s.tx_wire)} | "
+                 f"{fmt(m(s.ns))} | {fmt(m(s.srv_pct))} % | {fmt(m(s.lg_pct))} % | {noise(s)} | {rv} | {rn} |")
+    L.append("")
+
+    L.append("### Broadcast 1 → 1,000 receivers of 2 KiB JSON text, window 32\n")
+    L.append("\"Compressed once\": wsloop compresses a broadcast once per kind of member and sends the same bytes to "
+             "all of them, so the cost per delivery should stay close to the uncompressed one. The load generator "
+             "inflates and checks each message once (the first member to receive it, with one decoder for the room, "
+             "which sees the messages in order) and checks that every other member's copy is byte-identical to "
+             "that checked one (so it does not inflate 1,000 times per message).\n")
+    L.append("| server | deliveries/s | server ns/delivery | wire bytes per delivery | server CPU | loadgen CPU | "
+             "other CPU | p50 send→last receiver, 1 msg at a time | deliveries/s vs no deflate | "
+             "ns/delivery vs no deflate |")
+    L.append("|---|---|---|---|---|---|---|---|---|---|")
+    base = S("dfl-bcast1000", "wsloop")
+    for srv, lab in DFL_ROWS:
+        s = S("dfl-bcast1000", srv)
+        if s.error:
+            L.append(f"| {lab} | failed / not run: {s.error} |" + " |" * 8)
+            continue
+        rv, rn = ratio_cells(s, base, "rate")
+        L.append(f"| {lab} | {fmt_mm(s.rate)} | {fmt(m(s.ns))} | {nbytes(s.rx_wire)} | {fmt(m(s.srv_pct))} % | "
+                 f"{fmt(m(s.lg_pct))} % | {noise(s)} | {fmt(m(s.sl50))} µs (p99 {fmt(m(s.sl99))}) | {rv} | {rn} |")
+    L.append("")
+
+    L.append("### Idle memory at 10,000 connections, deflate negotiated (server RSS growth per connection)\n")
+    L.append("Fresh server per measurement; 100 connections opened (upgraded) and closed first as a warm-up, then "
+             "VmRSS read; 10,000 connections upgraded (with `--deflate shared`: every one negotiated deflate), "
+             "nothing sent, RSS read again 0.5 s later; then one (checked) echo on every connection and RSS read a "
+             "third time. Median (min–max) over fresh servers (`BENCH_IDLE_REPS`, 3 by default; *n* below). Unlike the idle rows above (baseline from a server "
+             "that never had a connection), both rows here have the warm-up, so they compare with each other.\n")
+    L.append("| server | 10,000 conns idle | after one echo each | n | target ≤200 B/conn |")
+    L.append("|---|---|---|---|---|")
+    for srv, lab in DFL_ROWS[:2]:
+        s = S("dfl-idle10000", srv)
+        if s.error:
+            L.append(f"| {lab} | failed / not run: {s.error} | | | |")
+            continue
+        L.append(f"| {lab} | {fmt_mm(s.bpc, ' B')} | {fmt(m(s.bpc_echo), ' B')} | {len(s.runs)} | "
+                 f"{verdict(m(s.bpc), ('<=', 200))} |")
+    L.append("")
 
 
 def write_svg(path, groups, sub):

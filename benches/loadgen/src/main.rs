@@ -11,17 +11,29 @@
 //! next expected message for that connection (order, length and every byte).
 //! Anything else is a hard failure (exit status 1).
 //!
+//! `--payload json`: text messages of realistic JSON instead (a fixed-width
+//! header object `{"seq":"<hex>","ts":"<hex>","id":"<hex>","n":"<hex>","items":`
+//! then an array of chat/API-like objects, one of 61 deterministic bodies),
+//! checked the same way. `--deflate 1`: offer permessage-deflate (RFC 7692)
+//! with `client_max_window_bits`, fail unless the server accepts, compress
+//! every message sent (raw DEFLATE, sync flush, `00 00 ff ff` stripped, RSV1)
+//! and inflate every RSV1 message received before the check, keeping or
+//! resetting each side's context as the 101 answered.
+//!
 //! Every phase is bounded in time (`--max-secs`, per-phase timeouts) and count.
 //! Traffic goes only to the `--addr` given, which must be a loopback address.
 //!
 //! Output: one JSON line on stdout per run; a human summary on stderr.
 
+use flate2::{Compress, Compression, Decompress, FlushCompress, FlushDecompress, Status};
 use mio::net::TcpStream;
 use mio::{Events, Interest, Poll, Token};
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr};
 use std::os::fd::AsRawFd;
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 type Res<T> = Result<T, String>;
@@ -29,6 +41,10 @@ type Res<T> = Result<T, String>;
 const KEY: &str = "dGhlIHNhbXBsZSBub25jZQ==";
 const ACCEPT: &str = "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=";
 const HDR: usize = 24; // seq, stamp, id, size
+/// The tail of a sync flush, stripped when sending and appended when receiving (RFC 7692 §7.2).
+const TAIL: [u8; 4] = [0x00, 0x00, 0xff, 0xff];
+/// The Sec-WebSocket-Extensions answer of the first upgrade (for the JSON output).
+static EXTENSIONS: OnceLock<String> = OnceLock::new();
 
 #[derive(Clone, Copy, PartialEq, Debug)]
 enum Proto {
@@ -36,6 +52,7 @@ enum Proto {
     Raw,
 }
 
+#[derive(Clone)]
 struct Opts {
     scenario: String,
     name: String,
@@ -56,6 +73,12 @@ struct Opts {
     lat_secs: f64,
     conc: usize,
     settle: f64,
+    /// text messages of JSON (`--payload json`) instead of binary
+    json: bool,
+    /// offer permessage-deflate; the compression level of our compressor
+    deflate: Option<u32>,
+    /// idle: open and close this many upgraded connections before the baseline RSS
+    warm: usize,
 }
 
 impl Opts {
@@ -67,7 +90,10 @@ impl Opts {
         }
         let mut m: HashMap<String, String> = HashMap::new();
         while let Some(k) = a.next() {
-            let k = k.strip_prefix("--").ok_or_else(|| format!("bad argument {k}"))?.to_string();
+            let k = k
+                .strip_prefix("--")
+                .ok_or_else(|| format!("bad argument {k}"))?
+                .to_string();
             let v = a.next().ok_or_else(|| format!("--{k} needs a value"))?;
             m.insert(k, v);
         }
@@ -86,7 +112,11 @@ impl Opts {
             Some("raw") => Proto::Raw,
             Some(p) => return Err(format!("bad --proto {p}")),
         };
-        let default_path = if scenario == "bcast" { "/chat" } else { "/echo" };
+        let default_path = if scenario == "bcast" {
+            "/chat"
+        } else {
+            "/echo"
+        };
         let o = Opts {
             name: get(&mut m, "name", scenario.clone())?,
             label: get(&mut m, "label", "server".to_string())?,
@@ -100,19 +130,43 @@ impl Opts {
             reps: get(&mut m, "reps", 3)?,
             rep_secs: get(&mut m, "rep-secs", 2.0)?,
             lat: get(&mut m, "lat", 0u8)? != 0,
-            server_pid: m.remove("server-pid").map(|v| v.parse().map_err(|_| "bad --server-pid".to_string())).transpose()?,
+            server_pid: m
+                .remove("server-pid")
+                .map(|v| v.parse().map_err(|_| "bad --server-pid".to_string()))
+                .transpose()?,
             max_secs: get(&mut m, "max-secs", 60.0)?,
             window: get(&mut m, "window", 32)?,
             lat_secs: get(&mut m, "lat-secs", 1.0)?,
             conc: get(&mut m, "conc", 128)?,
             settle: get(&mut m, "settle", 0.5)?,
+            json: match m.remove("payload").as_deref() {
+                None | Some("bin") => false,
+                Some("json") => true,
+                Some(p) => return Err(format!("bad --payload {p} (bin or json)")),
+            },
+            deflate: {
+                let on = get(&mut m, "deflate", 0u8)? != 0;
+                let level: u32 = get(&mut m, "deflate-level", 6)?;
+                if level > 9 {
+                    return Err("--deflate-level 0..9".into());
+                }
+                on.then_some(level)
+            },
+            warm: get(&mut m, "warm", 0)?,
             scenario,
         };
         if let Some(k) = m.keys().next() {
             return Err(format!("unknown option --{k}\n{}", usage()));
         }
-        if o.size < HDR || o.size > 1 << 20 {
-            return Err(format!("--size must be in {HDR}..=1MiB"));
+        let min = if o.json { JHDR + 3 } else { HDR };
+        if o.size < min || o.size > 1 << 20 {
+            return Err(format!("--size must be in {min}..=1MiB"));
+        }
+        if o.proto == Proto::Raw && (o.json || o.deflate.is_some()) {
+            return Err("--payload json and --deflate need --proto ws".into());
+        }
+        if o.warm > 1000 {
+            return Err("--warm 0..1000".into());
         }
         if o.reps == 0 || o.reps > 20 || o.rep_secs <= 0.0 || o.rep_secs > 30.0 {
             return Err("--reps 1..20, --rep-secs 0..30".into());
@@ -134,11 +188,13 @@ fn usage() -> String {
     "usage: loadgen echo|bcast|idle|upgrade --addr 127.0.0.1:PORT [--proto ws|raw] [--path P]\n\
      \x20 [--conns N] [--inflight K] [--size BYTES] [--warmup S] [--reps R] [--rep-secs S] [--lat 1]\n\
      \x20 [--window W] [--lat-secs S] [--conc C] [--settle S] [--server-pid PID] [--label L] [--name N]\n\
-     \x20 [--max-secs S]\n\
+     \x20 [--max-secs S] [--payload bin|json] [--deflate 1] [--deflate-level 0..9] [--warm N]\n\
      echo: --conns connections x --inflight messages in flight, every echo verified.\n\
      bcast: 1 sender + --conns receivers on /chat, --window messages outstanding.\n\
-     idle: --conns idle upgraded connections; server VmRSS delta per connection.\n\
-     upgrade: --conns concurrent connect+upgrade+close cycles (raw: connect+OK+close)."
+     idle: --conns idle upgraded connections; server VmRSS delta per connection\n\
+     \x20 (after --warm upgraded connections were opened and closed).\n\
+     upgrade: --conns concurrent connect+upgrade+close cycles (raw: connect+OK+close).\n\
+     --payload json: text messages of JSON; --deflate 1: negotiate permessage-deflate."
         .to_string()
 }
 
@@ -186,7 +242,10 @@ fn raise_nofile() -> u64 {
 /// Close with RST (SO_LINGER 0) so teardown leaves no TIME_WAIT behind and the
 /// ephemeral port range is not exhausted by the 10,000-connection phases.
 fn abort_close(s: TcpStream) {
-    let l = libc::linger { l_onoff: 1, l_linger: 0 };
+    let l = libc::linger {
+        l_onoff: 1,
+        l_linger: 0,
+    };
     unsafe {
         libc::setsockopt(
             s.as_raw_fd(),
@@ -201,16 +260,47 @@ fn abort_close(s: TcpStream) {
 
 // ---------------------------------------------------------------- messages
 
+/// `{"seq":"<16 hex>","ts":"<16 hex>","id":"<8 hex>","n":"<8 hex>","items":` — the
+/// fixed-width head of a `--payload json` message; the body follows and closes it.
+const JHEAD: [&str; 5] = [
+    "{\"seq\":\"",
+    "\",\"ts\":\"",
+    "\",\"id\":\"",
+    "\",\"n\":\"",
+    "\",\"items\":",
+];
+const JHDR: usize = 8 + 16 + 8 + 16 + 8 + 8 + 7 + 8 + 10;
+/// Distinct JSON bodies; message `seq` carries body `seq % JBODIES`.
+const JBODIES: u64 = 61;
+
 struct Gen {
     pattern: Vec<u8>,
     size: usize,
     rng: u64,
+    /// `--payload json`: text frames; the bodies (each `size - JHDR` bytes, `[...]}`)
+    json: bool,
+    bodies: Vec<Vec<u8>>,
+    /// scratch for deflate: the plain message, its compressed form
+    msg: Vec<u8>,
+    z: Vec<u8>,
 }
 
 impl Gen {
-    fn new(size: usize) -> Gen {
-        let mut g = Gen { pattern: Vec::new(), size, rng: 0x9E37_79B9_7F4A_7C15 };
-        g.pattern = (0..size + 256).map(|_| (g.next() >> 24) as u8).collect();
+    fn new(size: usize, json: bool) -> Gen {
+        let mut g = Gen {
+            pattern: Vec::new(),
+            size,
+            rng: 0x9E37_79B9_7F4A_7C15,
+            json,
+            bodies: Vec::new(),
+            msg: Vec::new(),
+            z: Vec::new(),
+        };
+        if json {
+            g.bodies = (0..JBODIES).map(|k| json_body(size - JHDR, k)).collect();
+        } else {
+            g.pattern = (0..size + 256).map(|_| (g.next() >> 24) as u8).collect();
+        }
         g
     }
     fn next(&mut self) -> u64 {
@@ -223,50 +313,488 @@ impl Gen {
         x.wrapping_mul(0x2545_F491_4F6C_DD1D)
     }
     fn body(&self, seq: u64) -> &[u8] {
+        if self.json {
+            return &self.bodies[(seq % JBODIES) as usize];
+        }
         let off = (seq % 251) as usize;
         &self.pattern[off..off + self.size - HDR]
     }
-    /// Append one message (framed + masked for ws) to `w`.
-    fn push(&mut self, w: &mut Vec<u8>, proto: Proto, seq: u64, stamp: u64, id: u32) {
-        let n = self.size;
-        let key = if proto == Proto::Ws {
-            let key = (self.next() >> 32) as u32 | 1;
-            push_ws_header(w, 0x82, n, key);
-            Some(key)
+    fn head_len(&self) -> usize {
+        if self.json {
+            JHDR
         } else {
-            None
-        };
-        let start = w.len();
-        w.extend_from_slice(&seq.to_le_bytes());
-        w.extend_from_slice(&stamp.to_le_bytes());
-        w.extend_from_slice(&id.to_le_bytes());
-        w.extend_from_slice(&(n as u32).to_le_bytes());
-        let off = (seq % 251) as usize;
-        w.extend_from_slice(&self.pattern[off..off + n - HDR]);
-        if let Some(k) = key {
-            mask(&mut w[start..], k);
+            HDR
         }
+    }
+    /// Append the plain message (no framing) to `w`.
+    fn write_msg(&self, w: &mut Vec<u8>, seq: u64, stamp: u64, id: u32) {
+        if self.json {
+            json_head(w, seq, stamp, id, self.size);
+        } else {
+            w.extend_from_slice(&seq.to_le_bytes());
+            w.extend_from_slice(&stamp.to_le_bytes());
+            w.extend_from_slice(&id.to_le_bytes());
+            w.extend_from_slice(&(self.size as u32).to_le_bytes());
+        }
+        w.extend_from_slice(self.body(seq));
+    }
+    /// Append one message (framed + masked for ws; compressed with `dfl` when
+    /// deflate was agreed) to `w`.
+    fn push(
+        &mut self,
+        w: &mut Vec<u8>,
+        proto: Proto,
+        seq: u64,
+        stamp: u64,
+        id: u32,
+        dfl: Option<&mut Dfl>,
+    ) -> Res<()> {
+        if proto == Proto::Raw {
+            self.write_msg(w, seq, stamp, id);
+            return Ok(());
+        }
+        let op = if self.json { 0x1 } else { 0x2 };
+        let key = (self.next() >> 32) as u32 | 1;
+        match dfl {
+            None => {
+                push_ws_header(w, 0x80 | op, self.size, key);
+                let start = w.len();
+                self.write_msg(w, seq, stamp, id);
+                mask(&mut w[start..], key);
+            }
+            Some(d) => {
+                // RFC 7692 §7.2.1: compress the whole message, RSV1 on its (only) frame
+                let mut msg = std::mem::take(&mut self.msg);
+                msg.clear();
+                self.write_msg(&mut msg, seq, stamp, id);
+                let r = d.compress(&msg, &mut self.z);
+                self.msg = msg;
+                r?;
+                push_ws_header(w, 0x80 | 0x40 | op, self.z.len(), key);
+                let start = w.len();
+                w.extend_from_slice(&self.z);
+                mask(&mut w[start..], key);
+            }
+        }
+        Ok(())
     }
     /// Check a received payload is exactly message `seq` from connection `id`.
     /// Returns its send stamp.
     fn verify(&self, p: &[u8], seq: u64, id: u32) -> Res<u64> {
         if p.len() != self.size {
-            return Err(format!("conn {id}: message {seq}: length {} != {}", p.len(), self.size));
-        }
-        let got = u64::from_le_bytes(p[0..8].try_into().unwrap());
-        let gid = u32::from_le_bytes(p[16..20].try_into().unwrap());
-        let gsz = u32::from_le_bytes(p[20..24].try_into().unwrap());
-        if got != seq || gid != id || gsz as usize != self.size {
             return Err(format!(
-                "wrong message: expected seq {seq} from conn {id}, got seq {got} from conn {gid} (size field {gsz})"
+                "conn {id}: message {seq}: length {} != {}",
+                p.len(),
+                self.size
             ));
         }
-        if p[HDR..] != *self.body(seq) {
-            let i = p[HDR..].iter().zip(self.body(seq)).position(|(a, b)| a != b).unwrap_or(0);
-            return Err(format!("conn {id}: message {seq}: payload corrupted at byte {}", HDR + i));
+        let stamp = if self.json {
+            // the stamp: 16 hex digits after `{"seq":"<16>","ts":"`
+            let got = p[32..48].iter().try_fold(0u64, |a, &b| {
+                (b as char).to_digit(16).map(|d| a << 4 | d as u64)
+            });
+            let mut want = Vec::with_capacity(JHDR);
+            json_head(&mut want, seq, got.unwrap_or(0), id, self.size);
+            if got.is_none() || p[..JHDR] != want[..] {
+                return Err(format!(
+                    "wrong message: expected seq {seq} from conn {id}, got head {:?}",
+                    String::from_utf8_lossy(&p[..JHDR])
+                ));
+            }
+            got.unwrap_or(0)
+        } else {
+            let got = u64::from_le_bytes(p[0..8].try_into().unwrap());
+            let gid = u32::from_le_bytes(p[16..20].try_into().unwrap());
+            let gsz = u32::from_le_bytes(p[20..24].try_into().unwrap());
+            if got != seq || gid != id || gsz as usize != self.size {
+                return Err(format!(
+                    "wrong message: expected seq {seq} from conn {id}, got seq {got} from conn {gid} (size field {gsz})"
+                ));
+            }
+            u64::from_le_bytes(p[8..16].try_into().unwrap())
+        };
+        let h = self.head_len();
+        if p[h..] != *self.body(seq) {
+            let i = p[h..]
+                .iter()
+                .zip(self.body(seq))
+                .position(|(a, b)| a != b)
+                .unwrap_or(0);
+            return Err(format!(
+                "conn {id}: message {seq}: payload corrupted at byte {}",
+                h + i
+            ));
         }
-        Ok(u64::from_le_bytes(p[8..16].try_into().unwrap()))
+        Ok(stamp)
     }
+}
+
+fn push_hex(w: &mut Vec<u8>, v: u64, digits: u32) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    for i in (0..digits).rev() {
+        w.push(HEX[((v >> (4 * i)) & 0xf) as usize]);
+    }
+}
+
+fn json_head(w: &mut Vec<u8>, seq: u64, stamp: u64, id: u32, size: usize) {
+    w.extend_from_slice(JHEAD[0].as_bytes());
+    push_hex(w, seq, 16);
+    w.extend_from_slice(JHEAD[1].as_bytes());
+    push_hex(w, stamp, 16);
+    w.extend_from_slice(JHEAD[2].as_bytes());
+    push_hex(w, id as u64, 8);
+    w.extend_from_slice(JHEAD[3].as_bytes());
+    push_hex(w, size as u64, 8);
+    w.extend_from_slice(JHEAD[4].as_bytes());
+}
+
+/// A deterministic JSON array of chat/API-like objects, closed with `]}` (it ends
+/// the message object), exactly `len` bytes (blank-padded before the `]`): the
+/// same keys in every object, varied numbers, names and sentences — about as
+/// compressible as real chat or API traffic.
+fn json_body(len: usize, k: u64) -> Vec<u8> {
+    const USERS: [&str; 24] = [
+        "alice", "bob", "carol", "dmitri", "eve", "farah", "gustavo", "hana", "ines", "jamal",
+        "kofi", "lena", "mateo", "nadia", "oskar", "priya", "quentin", "rosa", "sven", "tariq",
+        "ursula", "viktor", "wen", "yusuf",
+    ];
+    const WORDS: [&str; 96] = [
+        "the",
+        "a",
+        "we",
+        "it",
+        "is",
+        "to",
+        "of",
+        "and",
+        "in",
+        "for",
+        "on",
+        "with",
+        "that",
+        "this",
+        "you",
+        "not",
+        "deploy",
+        "build",
+        "server",
+        "client",
+        "latency",
+        "queue",
+        "message",
+        "socket",
+        "review",
+        "merge",
+        "branch",
+        "test",
+        "release",
+        "window",
+        "buffer",
+        "memory",
+        "timeout",
+        "retry",
+        "error",
+        "fixed",
+        "broken",
+        "works",
+        "today",
+        "tomorrow",
+        "meeting",
+        "lunch",
+        "coffee",
+        "ticket",
+        "customer",
+        "invoice",
+        "order",
+        "shipped",
+        "price",
+        "update",
+        "config",
+        "cluster",
+        "node",
+        "restart",
+        "logs",
+        "metrics",
+        "dashboard",
+        "alert",
+        "please",
+        "thanks",
+        "sure",
+        "perhaps",
+        "later",
+        "now",
+        "done",
+        "looks",
+        "good",
+        "bad",
+        "faster",
+        "slower",
+        "compress",
+        "frame",
+        "room",
+        "chat",
+        "ping",
+        "pong",
+        "upload",
+        "download",
+        "file",
+        "page",
+        "browser",
+        "mobile",
+        "desktop",
+        "login",
+        "logout",
+        "session",
+        "token",
+        "cache",
+        "disk",
+        "network",
+        "packet",
+        "route",
+        "again",
+        "soon",
+        "maybe",
+        "agreed",
+    ];
+    const KINDS: [&str; 5] = ["message", "reaction", "edit", "typing", "presence"];
+    const ROOMS: [&str; 6] = ["general", "random", "dev", "ops", "support", "sales"];
+    const TAGS: [&str; 10] = [
+        "rust", "ws", "urgent", "bug", "feature", "question", "docs", "perf", "infra", "ui",
+    ];
+    let mut rng = 0x2545_F491_4F6C_DD1D ^ (k + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    let mut r = move |n: usize| {
+        rng ^= rng >> 12;
+        rng ^= rng << 25;
+        rng ^= rng >> 27;
+        (rng.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 33) as usize % n
+    };
+    let mut s = String::with_capacity(len);
+    s.push('[');
+    let mut id = 100_000 + k as usize * 1_000;
+    loop {
+        id += 1 + r(7);
+        let words = 3 + r(18);
+        let mut text = String::new();
+        for w in 0..words {
+            if w > 0 {
+                text.push(' ');
+            }
+            text.push_str(WORDS[r(WORDS.len())]);
+        }
+        let ntags = r(3);
+        let tags: Vec<String> = (0..ntags)
+            .map(|_| format!("\"{}\"", TAGS[r(TAGS.len())]))
+            .collect();
+        let obj = format!(
+            "{{\"id\":{id},\"user\":\"{}{}\",\"kind\":\"{}\",\"room\":\"{}\",\"at\":\"2026-12-{:02}T{:02}:{:02}:{:02}.{:03}Z\",\
+             \"text\":\"{text}\",\"likes\":{},\"score\":{}.{:03},\"tags\":[{}],\"edited\":{}}}",
+            USERS[r(USERS.len())],
+            r(100),
+            KINDS[r(KINDS.len())],
+            ROOMS[r(ROOMS.len())],
+            1 + r(28),
+            r(24),
+            r(60),
+            r(60),
+            r(1000),
+            r(50),
+            r(10),
+            r(1000),
+            tags.join(","),
+            r(4) == 0
+        );
+        let comma = usize::from(s.len() > 1);
+        if s.len() + comma + obj.len() + 2 > len {
+            break;
+        }
+        if comma == 1 {
+            s.push(',');
+        }
+        s.push_str(&obj);
+    }
+    while s.len() + 2 < len {
+        s.push(' ');
+    }
+    s.push_str("]}");
+    debug_assert_eq!(s.len(), len);
+    s.into_bytes()
+}
+
+// ---------------------------------------------------------------- permessage-deflate
+
+/// What the 101 agreed (RFC 7692 §7.1) and our codec state for one connection.
+struct Dfl {
+    /// client_no_context_takeover: reset our compressor after each message
+    client_nct: bool,
+    /// server_no_context_takeover: the server resets; so may our decompressor
+    server_nct: bool,
+    /// client_max_window_bits: the window our compressor may use
+    client_bits: u8,
+    level: u32,
+    comp: Option<Compress>,
+    decomp: Option<Decompress>,
+}
+
+impl Dfl {
+    /// Parse the server's `Sec-WebSocket-Extensions` answer to our offer.
+    fn from_answer(v: &str, level: u32) -> Res<Dfl> {
+        if v.contains(',') {
+            return Err(format!("more than one extension answered: {v:?}"));
+        }
+        let mut parts = v.split(';').map(str::trim);
+        if !parts
+            .next()
+            .unwrap_or("")
+            .eq_ignore_ascii_case("permessage-deflate")
+        {
+            return Err(format!("unexpected extension answered: {v:?}"));
+        }
+        let mut d = Dfl {
+            client_nct: false,
+            server_nct: false,
+            client_bits: 15,
+            level,
+            comp: None,
+            decomp: None,
+        };
+        let bits = |val: Option<&str>| -> Res<u8> {
+            let b = val
+                .map(|x| x.trim().trim_matches('"'))
+                .and_then(|x| x.parse::<u8>().ok());
+            match b {
+                Some(b @ 8..=15) => Ok(b),
+                _ => Err(format!("bad window bits in {v:?}")),
+            }
+        };
+        for p in parts {
+            let mut kv = p.splitn(2, '=');
+            let k = kv.next().unwrap_or("").trim().to_ascii_lowercase();
+            let val = kv.next();
+            match k.as_str() {
+                "server_no_context_takeover" if val.is_none() => d.server_nct = true,
+                "client_no_context_takeover" if val.is_none() => d.client_nct = true,
+                "server_max_window_bits" => {
+                    bits(val)?; // our decompressor has a 15-bit window: any server window inflates
+                }
+                "client_max_window_bits" => d.client_bits = bits(val)?,
+                _ => return Err(format!("unexpected parameter {p:?} in {v:?}")),
+            }
+        }
+        if d.client_bits < 9 {
+            // zlib's raw deflate turns 8 into 9, which would break the agreement
+            return Err(format!(
+                "client_max_window_bits=8 cannot be honoured with zlib: {v:?}"
+            ));
+        }
+        Ok(d)
+    }
+
+    /// Compress one whole message into `out` (cleared), without the sync-flush tail.
+    /// After client_no_context_takeover one compressor, reset after each message,
+    /// serves every connection (10,000 idle connections need no 256 KiB zlib state
+    /// each); otherwise the connection keeps its own, with its context.
+    fn compress(&mut self, msg: &[u8], out: &mut Vec<u8>) -> Res<()> {
+        let (level, bits) = (self.level, self.client_bits);
+        let new = || Compress::new_with_window_bits(Compression::new(level), false, bits);
+        if !self.client_nct {
+            return deflate_msg(self.comp.get_or_insert_with(new), msg, out);
+        }
+        NCT_COMPRESS.with(|s| {
+            let mut s = s.borrow_mut();
+            if !matches!(&*s, Some((l, b, _)) if (*l, *b) == (level, bits)) {
+                *s = Some((level, bits, new()));
+            }
+            let Some((_, _, c)) = s.as_mut() else {
+                unreachable!()
+            };
+            let r = deflate_msg(c, msg, out);
+            c.reset();
+            r
+        })
+    }
+
+    /// Inflate one compressed message (RSV1 set) into `out` (cleared).
+    fn inflate(&mut self, payload: &[u8], zin: &mut Vec<u8>, out: &mut Vec<u8>) -> Res<()> {
+        let d = self.decomp.get_or_insert_with(|| Decompress::new(false));
+        inflate_msg(d, payload, zin, out)?;
+        if self.server_nct {
+            d.reset(false);
+        }
+        Ok(())
+    }
+}
+
+thread_local! {
+    /// the compressor of connections that agreed on client_no_context_takeover:
+    /// (level, window bits, compressor)
+    static NCT_COMPRESS: RefCell<Option<(u32, u8, Compress)>> = const { RefCell::new(None) };
+}
+
+/// RFC 7692 §7.2.1: compress one whole message into `out` (cleared) with a sync
+/// flush and strip the `00 00 ff ff` it ends with.
+fn deflate_msg(c: &mut Compress, msg: &[u8], out: &mut Vec<u8>) -> Res<()> {
+    {
+        out.clear();
+        out.reserve(msg.len() / 2 + 64);
+        let before = c.total_in();
+        loop {
+            let used = (c.total_in() - before) as usize;
+            if out.capacity() - out.len() < 64 {
+                out.reserve(out.capacity().max(1024));
+            }
+            c.compress_vec(&msg[used..], out, FlushCompress::Sync)
+                .map_err(|e| format!("deflate: {e}"))?;
+            // a sync flush is complete once zlib leaves output space unused
+            if (c.total_in() - before) as usize >= msg.len() && out.len() < out.capacity() {
+                break;
+            }
+        }
+        if !out.ends_with(&TAIL) {
+            return Err("deflate: sync flush did not end with 00 00 ff ff".into());
+        }
+        out.truncate(out.len() - TAIL.len());
+        Ok(())
+    }
+}
+
+/// RFC 7692 §7.2.2: append `00 00 ff ff` to the payload and inflate it (into `out`, cleared).
+fn inflate_msg(
+    d: &mut Decompress,
+    payload: &[u8],
+    zin: &mut Vec<u8>,
+    out: &mut Vec<u8>,
+) -> Res<()> {
+    zin.clear();
+    zin.extend_from_slice(payload);
+    zin.extend_from_slice(&TAIL);
+    out.clear();
+    let before = d.total_in();
+    loop {
+        let used = (d.total_in() - before) as usize;
+        if out.capacity() - out.len() < 1024 {
+            out.reserve(out.capacity().max(16 * 1024));
+        }
+        let (i0, o0) = (d.total_in(), d.total_out());
+        let st = d
+            .decompress_vec(&zin[used..], out, FlushDecompress::Sync)
+            .map_err(|e| format!("inflate: corrupt compressed message: {e}"))?;
+        let used = (d.total_in() - before) as usize;
+        if used >= zin.len() && out.len() < out.capacity() {
+            break;
+        }
+        if st == Status::StreamEnd {
+            return Err(
+                "inflate: the message ended the DEFLATE stream (BFINAL) before its end".into(),
+            );
+        }
+        if d.total_in() == i0 && d.total_out() == o0 && out.len() < out.capacity() {
+            return Err("inflate: no progress (truncated compressed message)".into());
+        }
+        if out.len() > 1 << 24 {
+            return Err("inflate: message inflates past 16 MiB".into());
+        }
+    }
+    Ok(())
 }
 
 fn push_ws_header(w: &mut Vec<u8>, b0: u8, n: usize, key: u32) {
@@ -321,18 +849,34 @@ struct Conn {
     /// the current event reported EPOLLRDHUP: read on to the EOF
     rdhup: bool,
     started: Instant,
+    /// data messages are text (`--payload json`)
+    text: bool,
+    /// offer permessage-deflate (compression level); `dfl` is what was agreed
+    offer: Option<u32>,
+    dfl: Option<Box<Dfl>>,
+    /// bytes read from / written to the socket once open (wire bytes)
+    rx_bytes: u64,
+    tx_bytes: u64,
 }
 
 enum Ev<'a> {
+    /// a data message of the expected kind (binary, or text with `--payload json`)
     Data(&'a [u8]),
+    /// the same, compressed (RSV1): inflate before checking
+    Zip(&'a [u8]),
+    /// a text message when binary ones are expected (e.g. a greeting)
     Text,
 }
 
 impl Conn {
-    fn connect(poll: &Poll, addr: SocketAddr, tok: usize, id: u32, rcap: usize) -> Res<Conn> {
-        let mut sock = TcpStream::connect(addr).map_err(|e| connect_err(e))?;
+    fn connect(poll: &Poll, o: &Opts, tok: usize, id: u32, rcap: usize) -> Res<Conn> {
+        let mut sock = TcpStream::connect(o.addr).map_err(connect_err)?;
         poll.registry()
-            .register(&mut sock, Token(tok), Interest::READABLE | Interest::WRITABLE)
+            .register(
+                &mut sock,
+                Token(tok),
+                Interest::READABLE | Interest::WRITABLE,
+            )
             .map_err(|e| format!("register: {e}"))?;
         Ok(Conn {
             sock,
@@ -348,14 +892,33 @@ impl Conn {
             eof: false,
             rdhup: false,
             started: Instant::now(),
+            text: o.json,
+            offer: o.deflate,
+            dfl: None,
+            rx_bytes: 0,
+            tx_bytes: 0,
         })
+    }
+
+    /// Inflate a compressed message (`Ev::Zip`) with this connection's decompressor.
+    fn inflate(&mut self, z: &[u8], zin: &mut Vec<u8>, out: &mut Vec<u8>) -> Res<()> {
+        let id = self.id;
+        let d = self
+            .dfl
+            .as_mut()
+            .ok_or_else(|| format!("conn {id}: compressed message without deflate"))?;
+        d.inflate(z, zin, out)
+            .map_err(|e| format!("conn {id}: {e}"))
     }
 
     fn flush(&mut self) -> Res<()> {
         while self.wpos < self.wbuf.len() {
             match self.sock.write(&self.wbuf[self.wpos..]) {
                 Ok(0) => return Err("write returned 0".into()),
-                Ok(n) => self.wpos += n,
+                Ok(n) => {
+                    self.wpos += n;
+                    self.tx_bytes += n as u64;
+                }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => return Err(format!("conn {}: write: {e}", self.id)),
@@ -367,7 +930,12 @@ impl Conn {
     }
 
     /// Read until EAGAIN (edge-triggered), handing complete messages to `f`.
-    fn read_msgs(&mut self, proto: Proto, size: usize, f: &mut dyn FnMut(&mut Conn, Ev) -> Res<()>) -> Res<()> {
+    fn read_msgs(
+        &mut self,
+        proto: Proto,
+        size: usize,
+        f: &mut dyn FnMut(&mut Conn, Ev) -> Res<()>,
+    ) -> Res<()> {
         loop {
             if self.rlen == self.rbuf.len() {
                 self.drain(proto, size, f)?;
@@ -383,6 +951,7 @@ impl Conn {
                 }
                 Ok(n) => {
                     self.rlen += n;
+                    self.rx_bytes += n as u64;
                     if n < space && !self.rdhup {
                         // a short read on a stream socket drained the receive queue;
                         // data arriving later raises a new edge, so skip the EAGAIN read
@@ -397,7 +966,12 @@ impl Conn {
         self.drain(proto, size, f)
     }
 
-    fn drain(&mut self, proto: Proto, size: usize, f: &mut dyn FnMut(&mut Conn, Ev) -> Res<()>) -> Res<()> {
+    fn drain(
+        &mut self,
+        proto: Proto,
+        size: usize,
+        f: &mut dyn FnMut(&mut Conn, Ev) -> Res<()>,
+    ) -> Res<()> {
         let rbuf = std::mem::take(&mut self.rbuf);
         let mut pos = 0;
         let res = (|| -> Res<()> {
@@ -421,7 +995,10 @@ impl Conn {
                         }
                         let (hl, len) = match b1 & 0x7f {
                             126 if b.len() >= 4 => (4, u16::from_be_bytes([b[2], b[3]]) as usize),
-                            127 if b.len() >= 10 => (10, u64::from_be_bytes(b[2..10].try_into().unwrap()) as usize),
+                            127 if b.len() >= 10 => (
+                                10,
+                                u64::from_be_bytes(b[2..10].try_into().unwrap()) as usize,
+                            ),
                             126 | 127 => return Ok(()),
                             n => (2, n as usize),
                         };
@@ -433,12 +1010,28 @@ impl Conn {
                         }
                         let p = &b[hl..hl + len];
                         pos += hl + len;
-                        if b0 & 0x80 == 0 || b0 & 0x70 != 0 {
-                            return Err(format!("conn {}: fragmented/rsv frame {b0:#x} not expected", self.id));
+                        // RSV1 = compressed, on data frames when deflate was agreed (RFC 7692 §6)
+                        let rsv1 = b0 & 0x40 != 0;
+                        if b0 & 0x80 == 0
+                            || b0 & 0x30 != 0
+                            || (rsv1 && (self.dfl.is_none() || b0 & 0x08 != 0))
+                        {
+                            return Err(format!(
+                                "conn {}: fragmented/rsv frame {b0:#x} not expected",
+                                self.id
+                            ));
                         }
+                        let want = if self.text { 0x1 } else { 0x2 };
                         match b0 & 0x0f {
-                            0x2 => f(self, Ev::Data(p))?,
+                            op if op == want && rsv1 => f(self, Ev::Zip(p))?,
+                            op if op == want => f(self, Ev::Data(p))?,
                             0x1 => f(self, Ev::Text)?,
+                            0x2 => {
+                                return Err(format!(
+                                    "conn {}: binary message where text was expected",
+                                    self.id
+                                ))
+                            }
                             0x8 => self.got_close = true,
                             0x9 => {
                                 let k = 0x5a5a_5a5a;
@@ -461,7 +1054,13 @@ impl Conn {
     }
 
     /// Connecting -> Handshake: socket became writable.
-    fn on_connected(&mut self, proto: Proto, path: &str, size: usize, addr: SocketAddr) -> Res<bool> {
+    fn on_connected(
+        &mut self,
+        proto: Proto,
+        path: &str,
+        size: usize,
+        addr: SocketAddr,
+    ) -> Res<bool> {
         if let Ok(Some(e)) | Err(e) = self.sock.take_error() {
             return Err(connect_err(e));
         }
@@ -473,14 +1072,23 @@ impl Conn {
         let _ = self.sock.set_nodelay(true);
         match proto {
             Proto::Ws => {
+                let ext = if self.offer.is_some() {
+                    "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n"
+                } else {
+                    ""
+                };
                 let req = format!(
                     "GET {path} HTTP/1.1\r\nHost: {addr}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
-                     Sec-WebSocket-Key: {KEY}\r\nSec-WebSocket-Version: 13\r\n\r\n"
+                     Sec-WebSocket-Key: {KEY}\r\nSec-WebSocket-Version: 13\r\n{ext}\r\n"
                 );
                 self.wbuf.extend_from_slice(req.as_bytes());
             }
             Proto::Raw => {
-                let line = if path.starts_with("/chat") { format!("BCAST {size}\n") } else { "ECHO\n".into() };
+                let line = if path.starts_with("/chat") {
+                    format!("BCAST {size}\n")
+                } else {
+                    "ECHO\n".into()
+                };
                 self.wbuf.extend_from_slice(line.as_bytes());
             }
         }
@@ -510,25 +1118,49 @@ impl Conn {
                     return Ok(false);
                 }
                 if &b[..3] != b"OK\n" {
-                    return Err(format!("raw handshake: got {:?}", String::from_utf8_lossy(&b[..3])));
+                    return Err(format!(
+                        "raw handshake: got {:?}",
+                        String::from_utf8_lossy(&b[..3])
+                    ));
                 }
                 3
             }
             Proto::Ws => {
-                let Some(i) = b.windows(4).position(|w| w == b"\r\n\r\n") else { return Ok(false) };
+                let Some(i) = b.windows(4).position(|w| w == b"\r\n\r\n") else {
+                    return Ok(false);
+                };
                 let head = String::from_utf8_lossy(&b[..i]);
                 let mut lines = head.split("\r\n");
                 let status = lines.next().unwrap_or("");
                 if !status.starts_with("HTTP/1.1 101") {
                     return Err(format!("upgrade refused: {status:?}"));
                 }
-                let ok = lines.any(|l| {
+                let mut ok = false;
+                let mut ext: Vec<&str> = Vec::new();
+                for l in lines {
                     let mut kv = l.splitn(2, ':');
-                    kv.next().unwrap_or("").trim().eq_ignore_ascii_case("sec-websocket-accept")
-                        && kv.next().unwrap_or("").trim() == ACCEPT
-                });
+                    let (k, v) = (
+                        kv.next().unwrap_or("").trim(),
+                        kv.next().unwrap_or("").trim(),
+                    );
+                    if k.eq_ignore_ascii_case("sec-websocket-accept") {
+                        ok |= v == ACCEPT;
+                    } else if k.eq_ignore_ascii_case("sec-websocket-extensions") {
+                        ext.push(v);
+                    }
+                }
                 if !ok {
                     return Err("upgrade response without the right Sec-WebSocket-Accept".into());
+                }
+                let ext = ext.join(", ");
+                match (self.offer, ext.is_empty()) {
+                    (None, true) => {}
+                    (None, false) => return Err(format!("extension {ext:?} answered though none was offered")),
+                    (Some(_), true) => return Err("the server declined permessage-deflate (no Sec-WebSocket-Extensions in the 101)".into()),
+                    (Some(level), false) => {
+                        self.dfl = Some(Box::new(Dfl::from_answer(&ext, level)?));
+                        EXTENSIONS.get_or_init(|| ext.clone());
+                    }
                 }
                 i + 4
             }
@@ -551,7 +1183,13 @@ fn connect_err(e: io::Error) -> String {
 }
 
 /// Open `n` upgraded connections (ids first_id..), at most `conc` handshakes at once.
-fn connect_all(poll: &mut Poll, o: &Opts, n: usize, path: &str, deadline: Instant) -> Res<Vec<Conn>> {
+fn connect_all(
+    poll: &mut Poll,
+    o: &Opts,
+    n: usize,
+    path: &str,
+    deadline: Instant,
+) -> Res<Vec<Conn>> {
     let rcap = (256 * 1024).max(4 * (o.size + 16));
     let mut conns: Vec<Conn> = Vec::with_capacity(n);
     let mut pending = 0usize;
@@ -560,13 +1198,14 @@ fn connect_all(poll: &mut Poll, o: &Opts, n: usize, path: &str, deadline: Instan
     while open < n {
         while conns.len() < n && pending < o.conc {
             let i = conns.len();
-            conns.push(Conn::connect(poll, o.addr, i, i as u32, rcap)?);
+            conns.push(Conn::connect(poll, o, i, i as u32, rcap)?);
             pending += 1;
         }
         if Instant::now() > deadline {
             return Err(format!("timeout connecting: {open}/{n} open"));
         }
-        poll.poll(&mut events, Some(Duration::from_millis(50))).map_err(|e| e.to_string())?;
+        poll.poll(&mut events, Some(Duration::from_millis(50)))
+            .map_err(|e| e.to_string())?;
         for ev in events.iter() {
             let c = &mut conns[ev.token().0];
             if c.st == St::Connecting && (ev.is_writable() || ev.is_error()) {
@@ -575,11 +1214,12 @@ fn connect_all(poll: &mut Poll, o: &Opts, n: usize, path: &str, deadline: Instan
             if c.st == St::Handshake && ev.is_writable() {
                 c.flush()?;
             }
-            if c.st == St::Handshake && (ev.is_readable() || ev.is_read_closed()) {
-                if c.on_handshake_readable(o.proto)? {
-                    pending -= 1;
-                    open += 1;
-                }
+            if c.st == St::Handshake
+                && (ev.is_readable() || ev.is_read_closed())
+                && c.on_handshake_readable(o.proto)?
+            {
+                pending -= 1;
+                open += 1;
             }
         }
     }
@@ -596,13 +1236,33 @@ struct Snap {
     lg: f64,
     sys_busy: f64,
     steal: f64,
+    /// wire counters summed over the connections: bytes read, messages received,
+    /// bytes written, messages sent
+    wire: [u64; 4],
+}
+
+fn wire(conns: &[Conn]) -> [u64; 4] {
+    conns.iter().fold([0; 4], |a, c| {
+        [
+            a[0] + c.rx_bytes,
+            a[1] + c.recv,
+            a[2] + c.tx_bytes,
+            a[3] + c.sent,
+        ]
+    })
 }
 
 /// Busy and steal CPU seconds of the whole machine (all CPUs), from /proc/stat.
 fn sys_cpu() -> (f64, f64) {
     let s = std::fs::read_to_string("/proc/stat").unwrap_or_default();
-    let Some(l) = s.lines().next() else { return (f64::NAN, f64::NAN) };
-    let v: Vec<u64> = l.split_whitespace().skip(1).filter_map(|x| x.parse().ok()).collect();
+    let Some(l) = s.lines().next() else {
+        return (f64::NAN, f64::NAN);
+    };
+    let v: Vec<u64> = l
+        .split_whitespace()
+        .skip(1)
+        .filter_map(|x| x.parse().ok())
+        .collect();
     if v.len() < 8 {
         return (f64::NAN, f64::NAN);
     }
@@ -611,9 +1271,17 @@ fn sys_cpu() -> (f64, f64) {
     (busy as f64 / clk_tck(), v[7] as f64 / clk_tck())
 }
 
-fn snap(o: &Opts, ops: u64) -> Snap {
+fn snap(o: &Opts, ops: u64, wire: [u64; 4]) -> Snap {
     let (sys_busy, steal) = sys_cpu();
-    Snap { t: Instant::now(), ops, srv: o.server_pid.and_then(proc_cpu).unwrap_or(f64::NAN), lg: self_cpu(), sys_busy, steal }
+    Snap {
+        t: Instant::now(),
+        ops,
+        srv: o.server_pid.and_then(proc_cpu).unwrap_or(f64::NAN),
+        lg: self_cpu(),
+        sys_busy,
+        steal,
+        wire,
+    }
 }
 
 fn pct(v: &mut [u64], p: f64) -> f64 {
@@ -655,7 +1323,21 @@ fn rep_json(a: &Snap, b: &Snap, bytes_per_op: f64, lat: &mut Vec<u64>) -> String
     );
     // CPU used by everything else on the machine during the repetition (noise)
     let other = (b.sys_busy - a.sys_busy) - srv - lg;
-    s += &format!(",\"other_cpu_pct\":{},\"steal_pct\":{}", jnum((100.0 * other / secs).max(0.0)), jnum(100.0 * (b.steal - a.steal) / secs));
+    s += &format!(
+        ",\"other_cpu_pct\":{},\"steal_pct\":{}",
+        jnum((100.0 * other / secs).max(0.0)),
+        jnum(100.0 * (b.steal - a.steal) / secs)
+    );
+    // bytes on the wire (frame headers included, compressed when deflate is on) per
+    // message received / sent, over all connections
+    let per = |bytes: usize, msgs: usize| {
+        (b.wire[bytes] - a.wire[bytes]) as f64 / (b.wire[msgs] - a.wire[msgs]) as f64
+    };
+    s += &format!(
+        ",\"rx_wire_bytes_per_msg\":{},\"tx_wire_bytes_per_msg\":{}",
+        jnum(per(0, 1)),
+        jnum(per(2, 3))
+    );
     if !lat.is_empty() {
         let n = lat.len();
         s += &format!(
@@ -703,7 +1385,8 @@ impl Phases {
 fn head_json(o: &Opts) -> String {
     format!(
         "{{\"scenario\":\"{}\",\"name\":\"{}\",\"server\":\"{}\",\"proto\":\"{:?}\",\"path\":\"{}\",\
-         \"conns\":{},\"inflight\":{},\"size\":{},\"window\":{},\"warmup_s\":{},\"rep_s\":{}",
+         \"conns\":{},\"inflight\":{},\"size\":{},\"window\":{},\"warmup_s\":{},\"rep_s\":{},\
+         \"payload\":\"{}\",\"deflate\":{},\"extensions\":\"{}\"",
         o.scenario,
         o.name,
         o.label,
@@ -714,7 +1397,10 @@ fn head_json(o: &Opts) -> String {
         o.size,
         o.window,
         o.warmup,
-        o.rep_secs
+        o.rep_secs,
+        if o.json { "json" } else { "bin" },
+        o.deflate.is_some(),
+        EXTENSIONS.get().map_or(String::new(), |e| e.replace(['"', '\\'], "'"))
     )
 }
 
@@ -723,7 +1409,8 @@ fn head_json(o: &Opts) -> String {
 fn run_echo(o: &Opts, deadline: Instant) -> Res<String> {
     let mut poll = Poll::new().map_err(|e| e.to_string())?;
     let mut conns = connect_all(&mut poll, o, o.conns, &o.path, deadline)?;
-    let mut gen = Gen::new(o.size);
+    let mut gen = Gen::new(o.size, o.json);
+    let (mut zin, mut zout) = (Vec::new(), Vec::new());
     let origin = Instant::now();
     let ns = |t: Instant| (t - origin).as_nanos() as u64;
     let mut total: u64 = 0;
@@ -731,7 +1418,14 @@ fn run_echo(o: &Opts, deadline: Instant) -> Res<String> {
     for c in conns.iter_mut() {
         let now = ns(Instant::now());
         for _ in 0..o.inflight {
-            gen.push(&mut c.wbuf, o.proto, c.sent, now, c.id);
+            gen.push(
+                &mut c.wbuf,
+                o.proto,
+                c.sent,
+                now,
+                c.id,
+                c.dfl.as_deref_mut(),
+            )?;
             c.sent += 1;
         }
         c.flush()?;
@@ -744,7 +1438,8 @@ fn run_echo(o: &Opts, deadline: Instant) -> Res<String> {
     let mut drain_deadline = None;
     let (proto, size, want_lat) = (o.proto, o.size, o.lat);
     loop {
-        poll.poll(&mut events, Some(Duration::from_millis(20))).map_err(|e| e.to_string())?;
+        poll.poll(&mut events, Some(Duration::from_millis(20)))
+            .map_err(|e| e.to_string())?;
         for ev in events.iter() {
             let c = &mut conns[ev.token().0];
             c.rdhup = ev.is_read_closed();
@@ -752,7 +1447,14 @@ fn run_echo(o: &Opts, deadline: Instant) -> Res<String> {
                 let measuring = ph.measuring();
                 let now = ns(Instant::now());
                 c.read_msgs(proto, size, &mut |c, m| {
-                    let Ev::Data(p) = m else { return Err(format!("conn {}: text frame in echo", c.id)) };
+                    let p = match m {
+                        Ev::Data(p) => p,
+                        Ev::Zip(z) => {
+                            c.inflate(z, &mut zin, &mut zout)?;
+                            &zout[..]
+                        }
+                        Ev::Text => return Err(format!("conn {}: text frame in echo", c.id)),
+                    };
                     let stamp = gen.verify(p, c.recv, c.id)?;
                     c.recv += 1;
                     total += 1;
@@ -762,7 +1464,7 @@ fn run_echo(o: &Opts, deadline: Instant) -> Res<String> {
                     if sending {
                         // stamp with a fresh clock only when latency matters (1 connection)
                         let t = if want_lat { ns(Instant::now()) } else { now };
-                        gen.push(&mut c.wbuf, proto, c.sent, t, c.id);
+                        gen.push(&mut c.wbuf, proto, c.sent, t, c.id, c.dfl.as_deref_mut())?;
                         c.sent += 1;
                     }
                     Ok(())
@@ -778,7 +1480,7 @@ fn run_echo(o: &Opts, deadline: Instant) -> Res<String> {
             return Err(format!("timeout (--max-secs {})", o.max_secs));
         }
         if let Some(i) = ph.tick(now) {
-            snaps.push(snap(o, total));
+            snaps.push(snap(o, total, wire(&conns)));
             if i >= 1 {
                 reps.push(rep_json(&snaps[i - 1], &snaps[i], o.size as f64, &mut lat));
             }
@@ -802,7 +1504,11 @@ fn run_echo(o: &Opts, deadline: Instant) -> Res<String> {
     for c in conns {
         abort_close(c.sock);
     }
-    Ok(format!("{},\"verified\":{verified},\"reps\":[{}]}}", head_json(o), reps.join(",")))
+    Ok(format!(
+        "{},\"verified\":{verified},\"reps\":[{}]}}",
+        head_json(o),
+        reps.join(",")
+    ))
 }
 
 const RING: usize = 4096;
@@ -812,7 +1518,7 @@ fn run_bcast(o: &Opts, deadline: Instant) -> Res<String> {
     let n = o.conns; // receivers; conn 0 is the sender (also a room member)
     let mut conns = connect_all(&mut poll, o, n + 1, &o.path, deadline)?;
     let members = (n + 1) as u32;
-    let mut gen = Gen::new(o.size);
+    let mut gen = Gen::new(o.size, o.json);
     let origin = Instant::now();
     let ns = |t: Instant| (t - origin).as_nanos() as u64;
     let mut events = Events::with_capacity(4096);
@@ -826,6 +1532,20 @@ fn run_bcast(o: &Opts, deadline: Instant) -> Res<String> {
     let mut window = o.window;
     let mut sending = true;
     let mut keep_lat = false;
+
+    // Deflate: the first member to receive message `seq` inflates it with one
+    // decoder for the whole room and checks it byte for byte. Members receive in
+    // order, so that decoder sees every message once and in order: the history
+    // each member's own decoder would hold. Every other member's copy must then be
+    // byte-identical to that checked one (the same bytes after the same history
+    // inflate the same), which is what "compressed once" promises; a copy that
+    // differs is inflated on its own when the server resets its context
+    // (server_no_context_takeover), else the run fails.
+    let server_nct = conns[0].dfl.as_ref().is_some_and(|d| d.server_nct);
+    let mut room_dec = Decompress::new(false);
+    let mut zfirst: Vec<Vec<u8>> = vec![Vec::new(); RING];
+    let mut zstamp = vec![0u64; RING];
+    let (mut zin, mut zout) = (Vec::new(), Vec::new());
 
     // settle: let joins finish, swallow any text greetings
     let settle_end = Instant::now() + Duration::from_secs_f64(o.settle);
@@ -846,12 +1566,20 @@ fn run_bcast(o: &Opts, deadline: Instant) -> Res<String> {
         if ph.is_some() && sending {
             let s = &mut conns[0];
             while s.sent - completed < window as u64 {
-                gen.push(&mut s.wbuf, proto, s.sent, ns(Instant::now()), 0);
+                gen.push(
+                    &mut s.wbuf,
+                    proto,
+                    s.sent,
+                    ns(Instant::now()),
+                    0,
+                    s.dfl.as_deref_mut(),
+                )?;
                 s.sent += 1;
             }
             s.flush()?;
         }
-        poll.poll(&mut events, Some(Duration::from_millis(20))).map_err(|e| e.to_string())?;
+        poll.poll(&mut events, Some(Duration::from_millis(20)))
+            .map_err(|e| e.to_string())?;
         for ev in events.iter() {
             let i = ev.token().0;
             let c = &mut conns[i];
@@ -859,20 +1587,47 @@ fn run_bcast(o: &Opts, deadline: Instant) -> Res<String> {
             if ev.is_readable() || ev.is_read_closed() {
                 let now = ns(Instant::now());
                 c.read_msgs(proto, size, &mut |c, m| {
-                    let Ev::Data(p) = m else {
-                        texts += 1;
-                        return Ok(());
-                    };
                     let seq = c.recv;
-                    let stamp = gen.verify(p, seq, 0)?;
+                    let slot = (seq as usize) % RING;
+                    let stamp = match m {
+                        Ev::Text => {
+                            texts += 1;
+                            return Ok(());
+                        }
+                        Ev::Data(p) => gen.verify(p, seq, 0)?,
+                        Ev::Zip(z) if ring[slot] == 0 => {
+                            inflate_msg(&mut room_dec, z, &mut zin, &mut zout).map_err(|e| format!("conn {}: {e}", c.id))?;
+                            if server_nct {
+                                room_dec.reset(false);
+                            }
+                            let stamp = gen.verify(&zout, seq, 0)?;
+                            zfirst[slot].clear();
+                            zfirst[slot].extend_from_slice(z);
+                            zstamp[slot] = stamp;
+                            stamp
+                        }
+                        Ev::Zip(z) if zfirst[slot][..] == *z => zstamp[slot],
+                        Ev::Zip(z) if server_nct => {
+                            let mut d = Decompress::new(false);
+                            inflate_msg(&mut d, z, &mut zin, &mut zout).map_err(|e| format!("conn {}: {e}", c.id))?;
+                            gen.verify(&zout, seq, 0)?
+                        }
+                        Ev::Zip(_) => {
+                            return Err(format!(
+                                "conn {}: message {seq}: compressed bytes differ from the first member's copy \
+                                 and the server keeps its context (not supported by this load generator)",
+                                c.id
+                            ))
+                        }
+                    };
                     c.recv += 1;
                     if i != 0 {
                         deliveries += 1;
                     }
-                    let slot = (seq as usize) % RING;
                     ring[slot] += 1;
                     if ring[slot] == members {
                         ring[slot] = 0;
+                        zfirst[slot].clear();
                         if seq != completed {
                             return Err(format!("message {seq} completed before {completed}"));
                         }
@@ -898,7 +1653,7 @@ fn run_bcast(o: &Opts, deadline: Instant) -> Res<String> {
         }
         if let Some(p) = ph.as_mut() {
             if let Some(i) = p.tick(now) {
-                snaps.push(snap(o, deliveries));
+                snaps.push(snap(o, deliveries, wire(&conns)));
                 if i >= 1 {
                     reps.push(rep_json(&snaps[i - 1], &snaps[i], o.size as f64, &mut lat));
                 }
@@ -930,7 +1685,10 @@ fn run_bcast(o: &Opts, deadline: Instant) -> Res<String> {
                 break;
             }
             if now > drain_deadline.unwrap() {
-                return Err(format!("{} messages never reached every receiver", conns[0].sent - completed));
+                return Err(format!(
+                    "{} messages never reached every receiver",
+                    conns[0].sent - completed
+                ));
             }
         }
     }
@@ -948,6 +1706,18 @@ fn run_idle(o: &Opts, deadline: Instant) -> Res<String> {
     let pid = o.server_pid.ok_or("idle needs --server-pid")?;
     let nofile = raise_nofile();
     let mut poll = Poll::new().map_err(|e| e.to_string())?;
+    if o.warm > 0 {
+        // warm-up: the server's first connections pay one-off costs (allocator
+        // arenas, the first pages of its tables); take the baseline after them
+        let mut wpoll = Poll::new().map_err(|e| e.to_string())?;
+        let warm = Opts {
+            conns: o.warm,
+            ..o.clone()
+        };
+        for c in connect_all(&mut wpoll, &warm, o.warm, &o.path, deadline)? {
+            abort_close(c.sock);
+        }
+    }
     std::thread::sleep(Duration::from_millis(200));
     let before = proc_rss_kb(pid).ok_or("cannot read server VmRSS")?;
     let t = Instant::now();
@@ -957,11 +1727,14 @@ fn run_idle(o: &Opts, deadline: Instant) -> Res<String> {
     let mut events = Events::with_capacity(1024);
     let settle_end = Instant::now() + Duration::from_secs_f64(o.settle);
     while Instant::now() < settle_end {
-        poll.poll(&mut events, Some(Duration::from_millis(50))).map_err(|e| e.to_string())?;
+        poll.poll(&mut events, Some(Duration::from_millis(50)))
+            .map_err(|e| e.to_string())?;
         for ev in events.iter() {
             let c = &mut conns[ev.token().0];
             c.rdhup = ev.is_read_closed();
-            c.read_msgs(o.proto, o.size, &mut |c, _| Err(format!("conn {}: idle connection got data", c.id)))?;
+            c.read_msgs(o.proto, o.size, &mut |c, _| {
+                Err(format!("conn {}: idle connection got data", c.id))
+            })?;
             if c.eof {
                 return Err(format!("conn {}: server closed an idle connection", c.id));
             }
@@ -969,9 +1742,10 @@ fn run_idle(o: &Opts, deadline: Instant) -> Res<String> {
     }
     let idle = proc_rss_kb(pid).ok_or("cannot read server VmRSS")?;
     // liveness + correctness: one echo on every connection
-    let mut gen = Gen::new(o.size);
+    let mut gen = Gen::new(o.size, o.json);
+    let (mut zin, mut zout) = (Vec::new(), Vec::new());
     for c in conns.iter_mut() {
-        gen.push(&mut c.wbuf, o.proto, 0, 0, c.id);
+        gen.push(&mut c.wbuf, o.proto, 0, 0, c.id, c.dfl.as_deref_mut())?;
         c.sent = 1;
         c.flush()?;
     }
@@ -981,13 +1755,21 @@ fn run_idle(o: &Opts, deadline: Instant) -> Res<String> {
         if Instant::now() > echo_deadline.min(deadline) {
             return Err(format!("{left} idle connections did not echo"));
         }
-        poll.poll(&mut events, Some(Duration::from_millis(50))).map_err(|e| e.to_string())?;
+        poll.poll(&mut events, Some(Duration::from_millis(50)))
+            .map_err(|e| e.to_string())?;
         for ev in events.iter() {
             let c = &mut conns[ev.token().0];
             c.rdhup = ev.is_read_closed();
             let before_recv = c.recv;
             c.read_msgs(o.proto, o.size, &mut |c, m| {
-                let Ev::Data(p) = m else { return Err("text frame".into()) };
+                let p = match m {
+                    Ev::Data(p) => p,
+                    Ev::Zip(z) => {
+                        c.inflate(z, &mut zin, &mut zout)?;
+                        &zout[..]
+                    }
+                    Ev::Text => return Err("text frame".into()),
+                };
                 gen.verify(p, c.recv, c.id)?;
                 c.recv += 1;
                 Ok(())
@@ -1011,11 +1793,12 @@ fn run_idle(o: &Opts, deadline: Instant) -> Res<String> {
     let per_echo = (after_echo as f64 - before as f64) * 1024.0 / n as f64;
     Ok(format!(
         "{},\"nofile\":{nofile},\"connect_s\":{},\"rss_before_kb\":{before},\"rss_idle_kb\":{idle},\
-         \"rss_after_echo_kb\":{after_echo},\"bytes_per_conn\":{},\"bytes_per_conn_after_echo\":{},\"reps\":[]}}",
+         \"rss_after_echo_kb\":{after_echo},\"bytes_per_conn\":{},\"bytes_per_conn_after_echo\":{},\"warm\":{},\"reps\":[]}}",
         head_json(o),
         jnum(connect_secs),
         jnum(per),
-        jnum(per_echo)
+        jnum(per_echo),
+        o.warm
     ))
 }
 
@@ -1025,7 +1808,7 @@ fn run_upgrade(o: &Opts, deadline: Instant) -> Res<String> {
     let mut slots: Vec<Conn> = Vec::with_capacity(o.conns);
     let mut next_id: u32 = 0;
     for i in 0..o.conns {
-        slots.push(Conn::connect(&poll, o.addr, i, next_id, rcap)?);
+        slots.push(Conn::connect(&poll, o, i, next_id, rcap)?);
         next_id += 1;
     }
     let mut done: u64 = 0;
@@ -1038,37 +1821,44 @@ fn run_upgrade(o: &Opts, deadline: Instant) -> Res<String> {
     let cycle_timeout = Duration::from_secs(5);
     let mut active = o.conns;
     loop {
-        poll.poll(&mut events, Some(Duration::from_millis(20))).map_err(|e| e.to_string())?;
+        poll.poll(&mut events, Some(Duration::from_millis(20)))
+            .map_err(|e| e.to_string())?;
         for ev in events.iter() {
             let i = ev.token().0;
             let c = &mut slots[i];
             c.rdhup = ev.is_read_closed();
-            if c.st == St::Connecting && (ev.is_writable() || ev.is_error()) {
-                if !c.on_connected(o.proto, &o.path, o.size, o.addr)? {
-                    continue;
-                }
+            if c.st == St::Connecting
+                && (ev.is_writable() || ev.is_error())
+                && !c.on_connected(o.proto, &o.path, o.size, o.addr)?
+            {
+                continue;
             }
-            if c.st == St::Handshake && (ev.is_readable() || ev.is_read_closed()) {
-                if c.on_handshake_readable(o.proto)? {
-                    match o.proto {
-                        Proto::Ws => {
-                            // masked close frame, status 1000
-                            let k = 0x1234_5678;
-                            push_ws_header(&mut c.wbuf, 0x88, 2, k);
-                            let s = c.wbuf.len();
-                            c.wbuf.extend_from_slice(&1000u16.to_be_bytes());
-                            mask(&mut c.wbuf[s..], k);
-                            c.flush()?;
-                        }
-                        Proto::Raw => {
-                            c.sock.shutdown(Shutdown::Write).map_err(|e| format!("shutdown: {e}"))?;
-                        }
+            if c.st == St::Handshake
+                && (ev.is_readable() || ev.is_read_closed())
+                && c.on_handshake_readable(o.proto)?
+            {
+                match o.proto {
+                    Proto::Ws => {
+                        // masked close frame, status 1000
+                        let k = 0x1234_5678;
+                        push_ws_header(&mut c.wbuf, 0x88, 2, k);
+                        let s = c.wbuf.len();
+                        c.wbuf.extend_from_slice(&1000u16.to_be_bytes());
+                        mask(&mut c.wbuf[s..], k);
+                        c.flush()?;
                     }
-                    c.st = St::Closing;
+                    Proto::Raw => {
+                        c.sock
+                            .shutdown(Shutdown::Write)
+                            .map_err(|e| format!("shutdown: {e}"))?;
+                    }
                 }
+                c.st = St::Closing;
             }
             if c.st == St::Closing && (ev.is_readable() || ev.is_read_closed()) {
-                c.read_msgs(o.proto, o.size, &mut |c, _| Err(format!("conn {}: data after close", c.id)))?;
+                c.read_msgs(o.proto, o.size, &mut |c, _| {
+                    Err(format!("conn {}: data after close", c.id))
+                })?;
                 if c.eof {
                     if o.proto == Proto::Ws && !c.got_close {
                         return Err(format!("conn {}: TCP closed without a close frame", c.id));
@@ -1082,7 +1872,7 @@ fn run_upgrade(o: &Opts, deadline: Instant) -> Res<String> {
                         // leave the finished socket in place; it is closed (EOF seen)
                         c.st = St::Open;
                     } else {
-                        let old = std::mem::replace(c, Conn::connect(&poll, o.addr, i, next_id, rcap)?);
+                        let old = std::mem::replace(c, Conn::connect(&poll, o, i, next_id, rcap)?);
                         next_id += 1;
                         drop(old);
                     }
@@ -1098,11 +1888,14 @@ fn run_upgrade(o: &Opts, deadline: Instant) -> Res<String> {
         }
         for c in slots.iter() {
             if c.st != St::Open && now - c.started > cycle_timeout {
-                return Err(format!("conn {}: upgrade cycle stuck in {:?} for 5 s", c.id, c.st));
+                return Err(format!(
+                    "conn {}: upgrade cycle stuck in {:?} for 5 s",
+                    c.id, c.st
+                ));
             }
         }
         if let Some(i) = ph.tick(now) {
-            snaps.push(snap(o, done));
+            snaps.push(snap(o, done, [0; 4]));
             if i >= 1 {
                 reps.push(rep_json(&snaps[i - 1], &snaps[i], 0.0, &mut lat));
             }
@@ -1115,7 +1908,11 @@ fn run_upgrade(o: &Opts, deadline: Instant) -> Res<String> {
             break;
         }
     }
-    Ok(format!("{},\"cycles\":{done},\"reps\":[{}]}}", head_json(o), reps.join(",")))
+    Ok(format!(
+        "{},\"cycles\":{done},\"reps\":[{}]}}",
+        head_json(o),
+        reps.join(",")
+    ))
 }
 
 fn main() {
@@ -1143,6 +1940,129 @@ fn main() {
         Err(e) => {
             eprintln!("loadgen {} {}: FAILED: {e}", o.name, o.label);
             std::process::exit(1);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn dfl(answer: &str) -> Dfl {
+        Dfl::from_answer(answer, 6).unwrap()
+    }
+
+    #[test]
+    fn inflates_the_rfc_examples() {
+        // RFC 7692 §7.2.3.1: "Hello" compressed; §7.2.3.2: the second "Hello" with context takeover
+        let (mut zin, mut out) = (Vec::new(), Vec::new());
+        let mut d = dfl("permessage-deflate");
+        d.inflate(
+            &[0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00],
+            &mut zin,
+            &mut out,
+        )
+        .unwrap();
+        assert_eq!(out, b"Hello");
+        d.inflate(&[0xf2, 0x00, 0x11, 0x00, 0x00], &mut zin, &mut out)
+            .unwrap();
+        assert_eq!(out, b"Hello");
+        // after server_no_context_takeover the decoder forgets: the reference fails
+        let mut d = dfl("permessage-deflate; server_no_context_takeover");
+        d.inflate(
+            &[0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00],
+            &mut zin,
+            &mut out,
+        )
+        .unwrap();
+        assert!(
+            d.inflate(&[0xf2, 0x00, 0x11, 0x00, 0x00], &mut zin, &mut out)
+                .is_err()
+                || out != b"Hello"
+        );
+    }
+
+    #[test]
+    fn round_trips_with_and_without_context() {
+        let gen = Gen::new(2048, true);
+        for answer in [
+            "permessage-deflate; server_no_context_takeover; client_no_context_takeover",
+            "permessage-deflate; server_max_window_bits=12; client_max_window_bits=12",
+        ] {
+            let mut tx = dfl(answer);
+            // the peer inflating what we send: the client's context unless client_no_context_takeover
+            let mut rx = dfl(if tx.client_nct {
+                "permessage-deflate; server_no_context_takeover"
+            } else {
+                "permessage-deflate"
+            });
+            let (mut msg, mut z, mut zin, mut out) =
+                (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+            for seq in 0..200 {
+                msg.clear();
+                gen.write_msg(&mut msg, seq, seq * 7, 3);
+                tx.compress(&msg, &mut z).unwrap();
+                assert!(
+                    z.len() < msg.len() / 2,
+                    "JSON compresses: {} -> {}",
+                    msg.len(),
+                    z.len()
+                );
+                rx.inflate(&z, &mut zin, &mut out).unwrap();
+                assert_eq!(gen.verify(&out, seq, 3).unwrap(), seq * 7);
+            }
+        }
+    }
+
+    #[test]
+    fn verify_catches_a_corrupted_json_message() {
+        let gen = Gen::new(16384, true);
+        let mut msg = Vec::new();
+        gen.write_msg(&mut msg, 5, 99, 1);
+        assert_eq!(msg.len(), 16384);
+        assert!(msg.is_ascii() && msg.starts_with(b"{\"seq\":\"") && msg.ends_with(b"]}"));
+        assert_eq!(gen.verify(&msg, 5, 1).unwrap(), 99);
+        assert!(gen
+            .verify(&msg, 6, 1)
+            .unwrap_err()
+            .contains("wrong message"));
+        assert!(gen
+            .verify(&msg, 5, 2)
+            .unwrap_err()
+            .contains("wrong message"));
+        msg[9000] ^= 1;
+        assert!(gen
+            .verify(&msg, 5, 1)
+            .unwrap_err()
+            .contains("payload corrupted at byte 9000"));
+    }
+
+    #[test]
+    fn json_bodies_are_exact_balanced_and_varied() {
+        for len in [3, 100, 2048 - JHDR, 16384 - JHDR] {
+            let b = json_body(len, 7);
+            assert_eq!(b.len(), len);
+            let s = String::from_utf8(b).unwrap();
+            assert_eq!(s.matches('{').count() + 1, s.matches('}').count(), "{s}");
+            assert_eq!(s.matches('[').count(), s.matches(']').count());
+        }
+        assert_ne!(json_body(2000, 1), json_body(2000, 2));
+    }
+
+    #[test]
+    fn parses_the_answers() {
+        let d = dfl("permessage-deflate; server_no_context_takeover; client_no_context_takeover");
+        assert!(d.server_nct && d.client_nct && d.client_bits == 15);
+        let d = dfl("permessage-deflate; server_max_window_bits=12; client_max_window_bits=12");
+        assert!(!d.server_nct && !d.client_nct && d.client_bits == 12);
+        for bad in [
+            "x-webkit-deflate-frame",
+            "permessage-deflate; foo",
+            "permessage-deflate; client_max_window_bits=16",
+            "permessage-deflate; client_max_window_bits=8",
+            "permessage-deflate, permessage-deflate",
+        ] {
+            assert!(Dfl::from_answer(bad, 6).is_err(), "{bad}");
         }
     }
 }

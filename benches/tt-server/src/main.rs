@@ -32,7 +32,10 @@ fn main() {
             std::process::exit(2);
         }
     }
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     let local = tokio::task::LocalSet::new();
     local.block_on(&rt, async move {
         let listener = match TcpListener::bind(("127.0.0.1", port)).await {
@@ -42,7 +45,10 @@ fn main() {
                 std::process::exit(2);
             }
         };
-        println!("tokio-tungstenite listening on {}", listener.local_addr().unwrap());
+        println!(
+            "tokio-tungstenite listening on {}",
+            listener.local_addr().unwrap()
+        );
         let _ = std::io::stdout().flush();
         let room = Rc::new(RefCell::new(Room::default()));
         loop {
@@ -60,6 +66,8 @@ fn main() {
     });
 }
 
+// The handshake callback's Result type (its large Err, an http Response) is tungstenite's.
+#[allow(clippy::result_large_err)]
 async fn conn(s: TcpStream, room: Rc<RefCell<Room>>) {
     let mut path = String::new();
     let ws = tokio_tungstenite::accept_hdr_async(s, |req: &Request, resp: Response| {
