@@ -397,7 +397,7 @@ fn redis_killed_and_restarted_loses_nothing() {
         named(&a, "/chat/restart", "ra-reader"),
         named(&b, "/chat/restart", "rb-reader"),
     ];
-    let mut senders = vec![
+    let mut senders = [
         named(&a, "/chat/restart", "s1"),
         named(&b, "/chat/restart", "s2"),
         named(&a, "/chat/restart", "s3"),

@@ -257,10 +257,10 @@ impl Cluster {
     pub fn on_link_down(&mut self, rooms: &mut Rooms, now: Instant) {
         for i in [CMD, SUB] {
             let random = self.random();
-            if let Some(l) = self.links.get_mut(i) {
-                if l.state != LinkState::Down || l.reset {
-                    l.down(now, random);
-                }
+            if let Some(l) = self.links.get_mut(i)
+                && (l.state != LinkState::Down || l.reset)
+            {
+                l.down(now, random);
             }
         }
         self.pending.clear();

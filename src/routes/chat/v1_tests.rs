@@ -71,7 +71,7 @@ fn an_oversized_message_is_refused_before_parsing() {
 #[test]
 fn server_events_encode() {
     let m = Message {
-        seq: 3,
+        seq: Some(3),
         from: "alice",
         to: Some("bob"),
         text: "hi",
@@ -83,7 +83,7 @@ fn server_events_encode() {
     assert_eq!(v["private"], true);
     assert_eq!(v["to"], "bob");
     assert!(v.get("truncated").is_none());
-    let v: Value = serde_json::from_str(&ack(Some(&json!("c1")), 3, 2)).unwrap();
+    let v: Value = serde_json::from_str(&ack(Some(&json!("c1")), Some(3), 2)).unwrap();
     assert_eq!(
         (v["seq"].as_u64(), v["delivered"].as_u64()),
         (Some(3), Some(2))
@@ -112,7 +112,7 @@ fn relayed_plain_text_is_capped_at_a_character_boundary() {
     let (text, cut) = relayed_text(&control);
     assert!(cut);
     let m = Message {
-        seq: 1,
+        seq: Some(1),
         from: "#1",
         to: None,
         text: &text,
