@@ -97,7 +97,7 @@ mod tests {
     #[test]
     fn backoff_doubles_then_stays_capped_with_jitter() {
         assert_eq!(backoff(0, 0), Duration::from_millis(50));
-        assert_eq!(backoff(0, 499), Duration::from_micros(99_800));
+        assert_eq!(backoff(0, 499), Duration::from_micros(99_900));
         assert_eq!(backoff(1, 0), Duration::from_millis(100));
         assert_eq!(backoff(3, 0), Duration::from_millis(400));
         for failures in [6, 7, 20, 1000, u32::MAX] {
