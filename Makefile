@@ -2,11 +2,15 @@
 CARGO ?= cargo
 ARGS ?=
 
-.PHONY: run build setup test unit lint autobahn autobahn-quick autobahn-update browser nginx bench bench-smoke fuzz fuzz-smoke fuzz-merge churn clean
+.PHONY: run cluster build setup test unit lint autobahn autobahn-quick autobahn-update browser nginx bench bench-smoke fuzz fuzz-smoke fuzz-merge churn clean
 
 run:            ## serve on 127.0.0.1:8080 (extra flags: make run ARGS=--operator)
 	$(CARGO) build --release
 	./target/release/wsloop --port 8080 $(ARGS)
+
+N ?= 2
+cluster: build  ## N (2) nodes on port 8080 (--reuse-port) joined through a throw-away redis-server
+	N=$(N) tests/cluster/run.sh
 
 build:
 	$(CARGO) build --release
