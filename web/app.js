@@ -43,6 +43,9 @@
   let msgCounter = 0;
   const pending = new Map();    // client id -> {text, to}
   const acks = new Map();       // seq -> delivered (ack arrived before the message)
+  // A cluster node that cannot reach Redis shows messages at once with no seq
+  // ("delayed"): our own such messages wait here for their ack, in order.
+  const delayedOwn = [];
   let frameCount = 0;
 
   // ---------- storage (may be unavailable, e.g. some file:// setups) ----------
@@ -314,14 +317,24 @@
       case 'who':
         setMembers(o.members || []);
         break;
-      case 'message':
+      case 'message': {
         if (findSeq(o.seq)) break; // already shown (own message shown at ack time)
-        chatEntry(o);
+        const li = chatEntry(o);
+        if (o.delayed && myName && o.from === myName) delayedOwn.push(li);
+        break;
+      }
+      case 'status': // rooms across nodes: the node's link to the other nodes
+        sys(o.cluster === 'down'
+          ? 'link to the other nodes lost: messages reach them when it is back (delayed)'
+          : 'link to the other nodes is back');
+        break;
+      case 'resync':
+        errLog('some messages of room ' + o.room + ' were missed: ' + o.reason);
         break;
       case 'ack': {
         const p = pending.get(o.id);
         pending.delete(o.id);
-        let li = findSeq(o.seq);
+        let li = o.seq === null && o.delayed ? delayedOwn.shift() : findSeq(o.seq);
         if (!li && p) { // our own message did not come back to us (e.g. a whisper): show it now
           li = chatEntry({ seq: o.seq, from: myName, to: p.to, text: p.text, time: nowHMS(), private: !!p.to });
         }

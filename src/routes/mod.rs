@@ -156,7 +156,7 @@ impl Router<'_> {
                         let bits = conn.broadcast_bits();
                         let room = ctx.rooms.join_with(name, conn.key(), conn.id(), v1, bits);
                         if let Some(cl) = ctx.cluster.as_deref_mut() {
-                            chat::cluster_routes::joined(cl, ctx.rooms, room, conn.key());
+                            chat::cluster::routes::joined(cl, ctx.rooms, room, conn.key());
                         }
                         Route::Chat {
                             room: room as u32,
@@ -213,7 +213,7 @@ pub fn on_gone(route: Route, key: usize, id: u64, state: &mut State) {
     match route {
         Route::Chat { room, .. } => {
             if let Some(cl) = state.cluster.as_mut() {
-                chat::cluster_routes::leaving(cl, &state.rooms, room as usize, key);
+                chat::cluster::routes::leaving(cl, &state.rooms, room as usize, key);
             }
             state.rooms.leave(room as usize, key)
         }

@@ -9,8 +9,6 @@
 //! messages to the operator console instead.
 
 pub mod cluster;
-pub mod cluster_routes;
-pub mod cluster_sync;
 pub mod handoff;
 pub mod plain;
 pub mod remote;
@@ -25,7 +23,7 @@ use crate::app::Handle;
 use crate::cluster::envelope::{Event, Kind};
 use crate::error::close_code;
 use crate::frame::Opcode;
-use cluster_routes::Outcome;
+use cluster::routes::{self as cluster_routes, Outcome};
 use rooms::shared_text;
 pub use rooms::{Member, Room, Rooms};
 use v1::{ClientEvent, Refusal};

@@ -4,7 +4,7 @@
 
 use log::debug;
 
-use super::cluster_routes::{self, Outcome};
+use super::cluster::routes::{self as cluster_routes, Outcome};
 use super::{handoff, v1};
 use crate::app::Handle;
 use crate::cluster::envelope::{Event, Kind};

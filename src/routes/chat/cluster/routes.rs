@@ -1,16 +1,16 @@
 //! What the chat routes do differently in a cluster (`--redis`): a member's
 //! event is posted to Redis and delivered here when it comes back in the
-//! room's order ([`super::cluster_sync`]), instead of being delivered at
+//! room's order ([`super::sync`]), instead of being delivered at
 //! once. While Redis is away, it is shown here at once (`"delayed":true`,
 //! no `seq`) and posted when the link returns.
 
 use serde_json::Value;
 
-use super::cluster::{Cluster, Post, ReplyTo};
-use super::cluster_sync::registration;
-use super::rooms::{Rooms, Target, name_key};
-use super::v1;
+use super::posts::registration;
+use super::{Cluster, Post, ReplyTo};
 use crate::cluster::envelope::{self, Event, Kind};
+use crate::routes::chat::rooms::{Rooms, Target, name_key};
+use crate::routes::chat::v1;
 
 /// Why a message stayed on this node.
 pub const NOT_DELIVERED: &str =

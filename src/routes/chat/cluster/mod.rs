@@ -13,21 +13,30 @@
 //! shown at once to the members of this node (marked `"delayed":true`,
 //! with no `seq`), and waits in a bounded outbox until the link returns;
 //! then the others get it, and this node's members do not get it twice.
-//! [`super::cluster_sync`] is the receiving side: order, gaps, presence.
+//! Files: this one holds the links and the replies; [`posts`] what goes
+//! to Redis, [`sync`] what comes back (order, gaps, presence), [`apply`]
+//! what an event means to the members here, [`time`] heartbeats and
+//! time-outs, [`routes`] what the chat routes call.
 
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
 use log::{info, warn};
-use serde_json::Value;
+
+mod apply;
+mod posts;
+pub mod routes;
+mod sync;
+mod time;
+
+pub use posts::{Post, ReplyTo};
+pub use sync::RoomSync;
 
 use super::Rooms;
-use super::cluster_sync::RoomSync;
 use crate::clock::Clock;
-use crate::cluster::envelope::{Event, Kind};
 use crate::cluster::link::{Link, LinkState};
 use crate::cluster::resp::{Value as Resp, encode_command};
-use crate::cluster::scripts::{self, NODES_KEY};
+use crate::cluster::scripts;
 use crate::cluster::url::RedisUrl;
 
 /// Index of the command link in [`Cluster::links`].
@@ -65,52 +74,6 @@ pub enum Pending {
         room: String,
         to: u64,
     },
-}
-
-/// Who waits for a post's reply.
-#[derive(Debug, Clone)]
-pub enum ReplyTo {
-    Nobody,
-    /// A v1 `say` or `whisper`: its `ack` (or the error).
-    Ack {
-        key: usize,
-        id: u64,
-        request: Option<Value>,
-        to_name: Option<String>,
-    },
-    /// A `hello`: the `welcome`, or the name is taken.
-    Hello {
-        key: usize,
-        id: u64,
-        name: String,
-    },
-    /// A member's join (or its registration again after an outage).
-    Registered {
-        key: usize,
-        id: u64,
-    },
-}
-
-/// One event waiting for Redis.
-#[derive(Debug)]
-pub struct Post {
-    pub room: String,
-    pub event: Event,
-    pub fold: String,
-    pub info: String,
-    pub target: String,
-    pub reply: ReplyTo,
-    /// Already shown to this node's members (posted while Redis was away).
-    pub shown: bool,
-}
-
-impl Post {
-    /// What it holds, for `--cluster-outbox`.
-    fn size(&self) -> usize {
-        let e = &self.event;
-        let text = e.text.as_ref().map_or(0, String::len) + e.binary.as_ref().map_or(0, Vec::len);
-        256 + self.room.len() + self.info.len() + e.member.len() + text * 2
-    }
 }
 
 /// Counters for `/metrics`.
@@ -277,7 +240,7 @@ impl Cluster {
                 "cluster: lost the link to Redis at {}:{}; local chat goes on, messages for other nodes wait in the outbox",
                 self.url.host, self.url.port
             );
-            super::cluster_sync::tell_status(rooms, false);
+            sync::tell_status(rooms, false);
         }
     }
 
@@ -335,11 +298,9 @@ impl Cluster {
             Pending::Hello | Pending::Ignore => {}
             Pending::Ready => self.link_ready(CMD, rooms, now),
             Pending::Post => self.on_post_reply(reply, rooms),
-            Pending::Snapshot(room) => {
-                super::cluster_sync::on_snapshot(self, &room, reply, rooms, clock)
-            }
+            Pending::Snapshot(room) => sync::on_snapshot(self, &room, reply, rooms, clock),
             Pending::Backfill { room, to } => {
-                super::cluster_sync::on_backfill(self, &room, to, reply, rooms, clock)
+                sync::on_backfill(self, &room, to, reply, rooms, clock)
             }
         }
     }
@@ -361,7 +322,7 @@ impl Cluster {
                 if let Some(room) = scripts::room_of_channel(channel) {
                     self.stats.received += 1;
                     let room = room.to_string();
-                    super::cluster_sync::on_event(self, &room, payload, rooms, clock);
+                    sync::on_event(self, &room, payload, rooms, clock);
                 }
             }
             b"subscribe" => {
@@ -431,192 +392,8 @@ impl Cluster {
             let channel = scripts::channel(room);
             self.command(SUB, &[b"SUBSCRIBE", channel.as_bytes()], None);
         }
-        super::cluster_sync::register_everyone(self, rooms);
-        super::cluster_sync::tell_status(rooms, true);
+        posts::register_everyone(self, rooms);
+        sync::tell_status(rooms, true);
         self.pump();
-    }
-
-    /// A member here joined `room`: follow it (subscribe) if new.
-    pub fn ensure_room(&mut self, room: &str) {
-        if self.sync.contains_key(room) {
-            return;
-        }
-        self.sync.insert(room.to_string(), RoomSync::default());
-        if self.up {
-            let channel = scripts::channel(room);
-            self.command(SUB, &[b"SUBSCRIBE", channel.as_bytes()], None);
-        }
-    }
-
-    /// The last member here left `room`: stop following it.
-    pub fn drop_room(&mut self, room: &str) {
-        if self.sync.remove(room).is_some() && self.up {
-            let channel = scripts::channel(room);
-            self.command(SUB, &[b"UNSUBSCRIBE", channel.as_bytes()], None);
-        }
-    }
-
-    // ------------------------------------------------------------ posts
-
-    /// Queues an event for Redis. False when the outbox is full: the other
-    /// nodes will not see it (counted, and said once per outage).
-    pub(super) fn post(&mut self, mut post: Post) -> bool {
-        let size = post.size();
-        let presence = matches!(
-            post.event.kind,
-            Some(Kind::Leave | Kind::Join | Kind::Hello)
-        );
-        // A leave is let past the limit: there is at most one per
-        // registered member, and without it a name would stay taken.
-        if !presence && self.outbox_bytes + size > self.outbox_limit {
-            self.stats.missed += 1;
-            if self.stats.missed.is_power_of_two() {
-                warn!(
-                    "cluster: outbox full ({} bytes); {} message(s) so far not delivered to other nodes",
-                    self.outbox_bytes, self.stats.missed
-                );
-            }
-            return false;
-        }
-        post.event.origin.clone_from(&self.origin);
-        post.event.on = self.next_on;
-        self.next_on += 1;
-        if post.shown
-            && let Some(sync) = self.sync.get_mut(&post.room)
-        {
-            sync.shown.push_back(post.event.on);
-        }
-        self.outbox_bytes += size;
-        self.outbox.push_back(post);
-        self.pump();
-        true
-    }
-
-    /// Writes queued posts to the command link while it is up.
-    pub(super) fn pump(&mut self) {
-        while self.up && self.in_flight.len() < MAX_IN_FLIGHT {
-            let Some(post) = self.outbox.pop_front() else {
-                return;
-            };
-            let sync = self.sync.get(&post.room);
-            let floor_n = sync.map_or(0, |s| s.last_n).to_string();
-            let floor_seq = sync.map_or(0, |s| s.last_seq).to_string();
-            let kind = post.event.kind.map_or("", Kind::as_str);
-            let body = post.event.body();
-            let maxlen = self.log_len.to_string();
-            let sha = self.shas[0].clone();
-            self.command(
-                CMD,
-                &[
-                    b"EVALSHA",
-                    sha.as_bytes(),
-                    b"0",
-                    post.room.as_bytes(),
-                    kind.as_bytes(),
-                    post.event.member.as_bytes(),
-                    self.node.clone().as_bytes(),
-                    post.fold.as_bytes(),
-                    floor_n.as_bytes(),
-                    floor_seq.as_bytes(),
-                    maxlen.as_bytes(),
-                    body.as_bytes(),
-                    post.info.as_bytes(),
-                    post.target.as_bytes(),
-                ],
-                Some(Pending::Post),
-            );
-            self.in_flight.push_back(post);
-        }
-    }
-
-    fn on_post_reply(&mut self, reply: Resp, rooms: &mut Rooms) {
-        let Some(post) = self.in_flight.pop_front() else {
-            return;
-        };
-        self.outbox_bytes = self.outbox_bytes.saturating_sub(post.size());
-        let parts = reply.as_array().unwrap_or_default();
-        let first = parts.first().and_then(Resp::as_int).unwrap_or(0);
-        let second = parts.get(1);
-        if first > 0 {
-            self.stats.published += 1;
-        }
-        super::cluster_sync::on_posted(self, post, first, second, rooms);
-        self.pump();
-    }
-
-    // ------------------------------------------------------------ time
-
-    /// The next time [`Cluster::tick`] has work.
-    pub fn next_deadline(&self) -> Instant {
-        let mut at = self.next_heartbeat;
-        for l in &self.links {
-            let due = match l.state {
-                LinkState::Down => l.retry_at,
-                LinkState::Connecting | LinkState::Handshake => l.since + CONNECT_TIMEOUT,
-                LinkState::Ready => continue,
-            };
-            at = at.min(due);
-        }
-        at
-    }
-
-    /// Heartbeats and time-outs.
-    pub fn tick(&mut self, now: Instant) {
-        for l in &mut self.links {
-            let stuck = matches!(l.state, LinkState::Connecting | LinkState::Handshake)
-                && now >= l.since + CONNECT_TIMEOUT;
-            if stuck {
-                l.reset = true;
-            }
-        }
-        if !self.up {
-            return;
-        }
-        let oldest_reply = self.pending.front().map(|(_, at)| *at);
-        let late = |sent: Option<Instant>| sent.is_some_and(|at| now >= at + REPLY_TIMEOUT);
-        if late(oldest_reply) {
-            return self.reset("Redis stopped answering");
-        }
-        if late(self.ping_sent) {
-            return self.reset("the subscription stopped answering PING");
-        }
-        if now >= self.next_heartbeat {
-            self.heartbeat(now);
-        }
-    }
-
-    /// Says this node is alive, reaps nodes that are not, and pings the
-    /// subscription (a half-open TCP or a subscriber Redis dropped would
-    /// otherwise look like a quiet room forever).
-    fn heartbeat(&mut self, now: Instant) {
-        self.next_heartbeat = now + HEARTBEAT;
-        let alive = scripts::alive_key(&self.node);
-        let ttl = ALIVE_TTL_MS.to_string();
-        let node = self.node.clone();
-        self.command(
-            CMD,
-            &[b"SET", alive.as_bytes(), b"1", b"PX", ttl.as_bytes()],
-            Some(Pending::Ignore),
-        );
-        self.command(
-            CMD,
-            &[b"SADD", NODES_KEY.as_bytes(), node.as_bytes()],
-            Some(Pending::Ignore),
-        );
-        let sha = self.shas[2].clone();
-        self.command(
-            CMD,
-            &[b"EVALSHA", sha.as_bytes(), b"0", b""],
-            Some(Pending::Ignore),
-        );
-        if self.ping_sent.is_none() {
-            self.command(SUB, &[b"PING"], None);
-            self.ping_sent = Some(now);
-        }
-    }
-
-    /// Outbox bytes (`wsloop_cluster_outbox_bytes`).
-    pub fn outbox_len(&self) -> usize {
-        self.outbox.len() + self.in_flight.len()
     }
 }
