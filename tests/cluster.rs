@@ -73,6 +73,21 @@ impl Redis {
     fn url(&self) -> String {
         format!("redis://127.0.0.1:{}", self.port)
     }
+
+    /// One command, as redis-cli would send it; the first line of the reply.
+    fn cmd(&self, args: &[&str]) -> String {
+        use std::io::{BufRead, BufReader, Write};
+        let mut s = TcpStream::connect(("127.0.0.1", self.port)).unwrap();
+        s.set_read_timeout(Some(TIMEOUT)).unwrap();
+        let mut req = format!("*{}\r\n", args.len());
+        for a in args {
+            req.push_str(&format!("${}\r\n{a}\r\n", a.len()));
+        }
+        s.write_all(req.as_bytes()).unwrap();
+        let mut line = String::new();
+        BufReader::new(s).read_line(&mut line).unwrap();
+        line.trim_end().to_string()
+    }
 }
 
 impl Drop for Redis {
@@ -151,7 +166,7 @@ fn answer_to_hello(ws: &mut Ws) -> Value {
 fn named(server: &Server, path: &str, name: &str) -> Ws {
     let mut ws = v1(server, path);
     send(&mut ws, json!({"type": "hello", "name": name}));
-    let v = next_json(&mut ws);
+    let v = answer_to_hello(&mut ws);
     assert_eq!(v["type"], "welcome", "{v}");
     ws
 }
@@ -445,4 +460,191 @@ fn redis_never_up_local_chat_still_works() {
     assert_eq!(status, 503, "{body}");
     assert!(body.contains("\"cluster\":\"down\""), "{body}");
     assert_eq!(metric(&a, "wsloop_cluster_up"), 0.0);
+}
+
+/// Waits until `/healthz` of `server` answers `status`.
+fn wait_health(server: &Server, status: u16, within: Duration) -> Duration {
+    let t0 = Instant::now();
+    loop {
+        if get(server, "/healthz").0 == status {
+            return t0.elapsed();
+        }
+        assert!(t0.elapsed() < within, "/healthz never said {status}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Reads `n` chat messages (texts), each once.
+fn read_texts(ws: &mut Ws, n: usize) -> BTreeSet<String> {
+    let mut seen = BTreeSet::new();
+    while seen.len() < n {
+        let m = next_of(ws, "message");
+        let text = m["text"].as_str().unwrap().to_string();
+        assert!(seen.insert(text.clone()), "{text} twice");
+    }
+    seen
+}
+
+#[test]
+fn a_killed_subscription_is_noticed_and_what_it_missed_is_read_back() {
+    // Redis dropping a subscriber (its pub/sub output-buffer limit does the
+    // same as CLIENT KILL TYPE pubsub): the node resubscribes and fills the
+    // gap from the room's log.
+    let redis = Redis::start();
+    let (a, b) = (node(&redis, "ka"), node(&redis, "kb"));
+    linked(&a, &b, "/chat/kill");
+    let mut sender = named(&a, "/chat/kill", "sender");
+    let mut reader = named(&b, "/chat/kill", "reader");
+    wait_who(&mut reader, &["sender", "reader"]);
+    for i in 0..200 {
+        send(&mut sender, json!({"type": "say", "text": format!("k{i}")}));
+        if i % 50 == 25 {
+            let killed = redis.cmd(&["CLIENT", "KILL", "TYPE", "pubsub"]);
+            assert!(killed.starts_with(':'), "{killed}");
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    assert_eq!(read_texts(&mut reader, 200).len(), 200);
+    assert!(metric(&b, "wsloop_cluster_up") == 1.0);
+}
+
+#[test]
+fn a_redis_that_stops_answering_is_noticed_within_5_s_and_nothing_is_lost() {
+    // CLIENT PAUSE: the sockets stay open, nothing answers (as a half-open
+    // TCP connection looks from here).
+    let redis = Redis::start();
+    let (a, b) = (node(&redis, "pa"), node(&redis, "pb"));
+    linked(&a, &b, "/chat/pause");
+    let mut sender = named(&a, "/chat/pause", "sender");
+    let mut reader = named(&b, "/chat/pause", "reader");
+    wait_who(&mut reader, &["sender", "reader"]);
+    assert_eq!(redis.cmd(&["CLIENT", "PAUSE", "9000", "ALL"]), "+OK");
+    let noticed = wait_health(&a, 503, Duration::from_secs(8));
+    assert!(
+        noticed < Duration::from_secs(7),
+        "noticed after {noticed:?}"
+    );
+    for i in 0..50 {
+        send(&mut sender, json!({"type": "say", "text": format!("p{i}")}));
+    }
+    wait_health(&a, 200, Duration::from_secs(30));
+    assert_eq!(read_texts(&mut reader, 50).len(), 50);
+}
+
+#[test]
+fn a_wrong_password_is_one_clear_state_and_local_chat_goes_on() {
+    let mut redis = Redis::start();
+    assert_eq!(
+        redis.cmd(&["CONFIG", "SET", "requirepass", "s3cret"]),
+        "+OK"
+    );
+    let wrong = format!("redis://:nope@127.0.0.1:{}", redis.port);
+    let a = Server::start(&["--redis", &wrong, "--node", "badpw"]);
+    let mut x = named(&a, "/chat/pw", "x");
+    let mut y = named(&a, "/chat/pw", "y");
+    send(&mut x, json!({"type": "say", "text": "local"}));
+    assert_eq!(next_of(&mut y, "message")["text"], "local");
+    let (status, body) = get(&a, "/healthz");
+    assert_eq!(status, 503, "{body}");
+    assert!(
+        body.contains("WRONGPASS"),
+        "/healthz names the error: {body}"
+    );
+    let right = format!("redis://:s3cret@127.0.0.1:{}", redis.port);
+    let b = Server::start(&["--redis", &right, "--node", "goodpw"]);
+    wait_health(&b, 200, Duration::from_secs(10));
+    redis.kill9();
+}
+
+#[test]
+fn a_full_outbox_keeps_messages_here_and_tells_the_v1_sender() {
+    let port = free_port();
+    let url = format!("redis://127.0.0.1:{port}");
+    let a = Server::start(&[
+        "--redis",
+        &url,
+        "--node",
+        "full",
+        "--cluster-outbox",
+        "8KiB",
+    ]);
+    let mut x = named(&a, "/chat/full", "x");
+    let mut y = named(&a, "/chat/full", "y");
+    let text = "z".repeat(1000);
+    let mut refused = 0;
+    for i in 0..10 {
+        send(
+            &mut x,
+            json!({"type": "say", "text": format!("{i}{text}"), "id": i}),
+        );
+    }
+    // Every message still reaches y here.
+    assert_eq!(read_texts(&mut y, 10).len(), 10);
+    // x: its own 10 messages, 10 acks, and an error for each kept here.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut acks = 0;
+    while acks < 10 {
+        assert!(Instant::now() < deadline);
+        let v = next_json(&mut x);
+        match v["type"].as_str() {
+            Some("ack") => acks += 1,
+            Some("error") => {
+                assert!(
+                    v["reason"]
+                        .as_str()
+                        .unwrap()
+                        .contains("not delivered to other nodes"),
+                    "{v}"
+                );
+                refused += 1;
+            }
+            _ => {}
+        }
+    }
+    assert!(refused >= 5, "only {refused} refused with an 8 KiB outbox");
+}
+
+#[test]
+fn a_member_that_does_not_read_does_not_slow_the_room_on_its_node() {
+    let redis = Redis::start();
+    let (a, b) = (
+        node(&redis, "sa"),
+        Server::start(&[
+            "--redis",
+            &redis.url(),
+            "--node",
+            "sb",
+            "--max-backlog",
+            "64KiB",
+            "--max-message",
+            "16KiB",
+        ]),
+    );
+    linked(&a, &b, "/chat/slow");
+    // A plain client on node b that never reads.
+    let stuck = {
+        let s = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+        s.set_recv_buffer_size(4096).unwrap();
+        let addr: std::net::SocketAddr = format!("127.0.0.1:{}", b.port).parse().unwrap();
+        s.connect(&addr.into()).unwrap();
+        let mut s: TcpStream = s.into();
+        use std::io::Write;
+        s.write_all(upgrade_request("/chat/slow").as_bytes())
+            .unwrap();
+        s
+    };
+    let mut sender = named(&a, "/chat/slow", "sender");
+    let mut reader = named(&b, "/chat/slow", "reader");
+    wait_who(&mut reader, &["sender", "reader", "#2@sb"]);
+    let text = "y".repeat(1000);
+    let t0 = Instant::now();
+    for i in 0..1000 {
+        send(
+            &mut sender,
+            json!({"type": "say", "text": format!("{i}:{text}")}),
+        );
+    }
+    assert_eq!(read_texts(&mut reader, 1000).len(), 1000);
+    assert!(t0.elapsed() < Duration::from_secs(20), "{:?}", t0.elapsed());
+    drop(stuck);
 }

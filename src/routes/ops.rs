@@ -18,7 +18,19 @@ pub fn http_get(config: &Config, state: &State, path: &str, now: Instant) -> Opt
                 Some(cl) if cl.up => ClusterState::Up,
                 Some(_) => ClusterState::Down,
             };
-            let (status, body) = metrics::health(&config.node, cluster, state.shutting_down);
+            let (status, mut body) = metrics::health(&config.node, cluster, state.shutting_down);
+            // What Redis last said (a wrong password, OOM, a read-only
+            // replica), so the operator need not search the log.
+            let error = state
+                .cluster
+                .as_ref()
+                .and_then(|cl| cl.last_error.as_deref());
+            if let (Some(error), Ok(serde_json::Value::Object(mut map))) =
+                (error, serde_json::from_str(&body))
+            {
+                map.insert("cluster_error".into(), error.into());
+                body = serde_json::Value::Object(map).to_string();
+            }
             Some(HttpAnswer {
                 status,
                 content_type: "application/json",

@@ -219,6 +219,7 @@ impl Server {
             // Work left from the last round (a read budget spent, room
             // events raised while flushing): do not sleep.
             let idle = self.pending_reads.is_empty()
+                && !self.redis_has_more()
                 && self.closing.is_empty()
                 && !self.shared.routes.rooms.has_pending();
             let timeout = if idle {
@@ -245,6 +246,7 @@ impl Server {
             for key in std::mem::take(&mut self.pending_reads) {
                 self.read_client(key, false);
             }
+            self.read_redis_more();
             for event in events.iter() {
                 match event.token() {
                     LISTENER => self.accept(),

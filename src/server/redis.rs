@@ -22,6 +22,11 @@ pub(super) struct RedisSockets {
     /// Resolved once, at start (a name lookup would block the loop).
     pub addr: SocketAddr,
     sockets: [Option<TcpStream>; 2],
+    /// A read filled the buffer: more may wait, read it next round. One
+    /// buffer per round, so a burst from Redis (a backfill, a room's
+    /// catch-up) is delivered and flushed in slices, never as one round
+    /// too big for the members' backlog limit.
+    pub more: [bool; 2],
 }
 
 impl RedisSockets {
@@ -29,6 +34,7 @@ impl RedisSockets {
         RedisSockets {
             addr,
             sockets: [None, None],
+            more: [false, false],
         }
     }
 }
@@ -60,22 +66,64 @@ impl Server {
                 Err(_) => return fail(cl, link),
             }
         }
-        if !(event.is_readable() || event.is_read_closed() || event.is_error()) {
-            return;
+        if event.is_readable() || event.is_read_closed() || event.is_error() {
+            self.read_redis(link);
         }
+    }
+
+    /// One buffer's worth from a Redis socket (see [`RedisSockets::more`]).
+    pub(super) fn read_redis(&mut self, link: usize) {
+        let now = self.shared.now;
+        let routes = &mut self.shared.routes;
+        let (Some(cl), Some(io)) = (routes.cluster.as_mut(), self.redis.as_mut()) else {
+            return;
+        };
+        let Some(Some(socket)) = io.sockets.get_mut(link) else {
+            return;
+        };
         let clock = routes.clock;
-        loop {
+        let more = loop {
             match socket.read(&mut self.scratch) {
-                Ok(0) => return fail(cl, link),
+                Ok(0) => {
+                    fail(cl, link);
+                    break false;
+                }
                 Ok(n) => {
                     let bytes = self.scratch.get(..n).unwrap_or_default();
                     cl.on_bytes(link, bytes, &mut routes.rooms, &clock, now);
+                    break n == self.scratch.len();
                 }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break false,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(_) => return fail(cl, link),
+                Err(_) => {
+                    fail(cl, link);
+                    break false;
+                }
+            }
+        };
+        if let Some(m) = io.more.get_mut(link) {
+            *m = more;
+        }
+    }
+
+    /// Links whose last read filled the buffer: read on.
+    pub(super) fn read_redis_more(&mut self) {
+        for link in 0..2 {
+            if self
+                .redis
+                .as_ref()
+                .is_some_and(|io| io.more.get(link) == Some(&true))
+            {
+                self.read_redis(link);
             }
         }
+    }
+
+    /// Is a Redis read waiting for the next round?
+    pub(super) fn redis_has_more(&self) -> bool {
+        self.redis
+            .as_ref()
+            .is_some_and(|io| io.more.contains(&true))
     }
 
     /// Once per round: time-outs and heartbeats, links to drop or to dial,
@@ -93,6 +141,7 @@ impl Server {
                     let _ = self.poll.registry().deregister(&mut s);
                 }
             }
+            io.more = [false, false];
             cl.on_link_down(&mut routes.rooms, now);
         }
         for (link, token) in TOKENS.into_iter().enumerate() {

@@ -46,11 +46,11 @@ pub const SUB: usize = 1;
 
 /// How often the node refreshes its heartbeat, reaps dead nodes and pings
 /// its subscription.
-const HEARTBEAT: Duration = Duration::from_secs(2);
+const HEARTBEAT: Duration = Duration::from_secs(1);
 /// The heartbeat key's life: a node silent this long is dead to the others.
 const ALIVE_TTL_MS: u64 = 10_000;
 /// A reply (or a subscription PONG) later than this: the link is wedged.
-const REPLY_TIMEOUT: Duration = Duration::from_secs(5);
+const REPLY_TIMEOUT: Duration = Duration::from_millis(3500);
 /// A connect (or its hello) that takes longer than this is given up.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 /// Posts written to Redis and not yet answered, at most.
@@ -246,6 +246,10 @@ impl Cluster {
 
     /// Asks the server to drop both links (a time-out, an error reply).
     fn reset(&mut self, why: &str) {
+        if self.links.iter().any(|l| l.reset) {
+            return; // already going down: the first reason is the one (a
+            // wrong password, not the NOAUTH of every command after it)
+        }
         if self.last_error.as_deref() != Some(why) {
             warn!("cluster: {why}; reconnecting");
         }

@@ -20,6 +20,12 @@ impl Cluster {
             };
             at = at.min(due);
         }
+        // A reply or a PONG that does not come: noticed on time, not at
+        // the next heartbeat.
+        let oldest = self.pending.front().map(|(_, sent)| *sent);
+        for sent in [oldest, self.ping_sent].into_iter().flatten() {
+            at = at.min(sent + REPLY_TIMEOUT);
+        }
         at
     }
 
