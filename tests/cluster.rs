@@ -459,6 +459,21 @@ fn redis_never_up_local_chat_still_works() {
     let (status, body) = get(&a, "/healthz");
     assert_eq!(status, 503, "{body}");
     assert!(body.contains("\"cluster\":\"down\""), "{body}");
+    // Waiting for Redis costs no CPU: the loop sleeps until the next
+    // attempt (it once spun on a heartbeat time left in the past).
+    let cpu = || {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", a.child.id())).unwrap();
+        let after = stat.rsplit_once(')').unwrap().1;
+        let f: Vec<u64> = after
+            .split_whitespace()
+            .filter_map(|x| x.parse().ok())
+            .collect();
+        f[10] + f[11] // utime + stime, in clock ticks (see proc(5))
+    };
+    let before = cpu();
+    std::thread::sleep(Duration::from_secs(2));
+    let used = cpu() - before;
+    assert!(used < 40, "{used} ticks of CPU in 2 s while Redis is away");
     assert_eq!(metric(&a, "wsloop_cluster_up"), 0.0);
 }
 

@@ -18,6 +18,10 @@ use crate::frame::{self, Opcode};
 
 #[path = "rooms_kinds.rs"]
 mod kinds;
+#[path = "rooms_names.rs"]
+mod names;
+
+pub use names::{Target, name_key};
 
 /// A room keeps at most this much of its round buffers between rounds.
 const ROUND_BUFFER_KEPT: usize = 64 * 1024;
@@ -51,13 +55,6 @@ impl Member {
             None => format!("#{}{suffix}", self.id),
         }
     }
-}
-
-/// Whom a name in a room stands for.
-#[derive(Debug)]
-pub enum Target<'a> {
-    Local(&'a Member),
-    Remote(&'a super::remote::Remote),
 }
 
 #[derive(Debug, Default)]
@@ -97,72 +94,6 @@ impl Room {
         self.members.iter_mut().find(|m| m.key == key)
     }
 
-    /// Names of everyone present who can be addressed: named v1 members and
-    /// plain members as `#<id>`.
-    pub fn member_names(&self) -> Vec<String> {
-        let local = self.members.iter().filter(|m| !m.v1 || m.name.is_some());
-        let local = local.map(|m| m.display(&self.id_suffix));
-        let remote = self.remote.list.iter().filter(|r| r.listed());
-        local
-            .chain(remote.map(super::remote::Remote::display))
-            .collect()
-    }
-
-    /// A named member (by `name_key`), or a plain one by `#<id>` (on this
-    /// node: `#<id>` or `#<id>@<node>`).
-    pub fn find_by_name(&self, name: &str) -> Option<&Member> {
-        if let Some(id) = name.strip_prefix('#') {
-            let id = id.strip_suffix(self.id_suffix.as_str()).unwrap_or(id);
-            let id = id.parse::<u64>().ok()?;
-            return self.members.iter().find(|m| !m.v1 && m.id == id);
-        }
-        let key = *self.names.get(&name_key(name))?;
-        self.member(key)
-    }
-
-    /// A member here or on another node, by the name others see.
-    pub fn find_target(&self, name: &str) -> Option<Target<'_>> {
-        if let Some(m) = self.find_by_name(name) {
-            return Some(Target::Local(m));
-        }
-        let remote = match name.strip_prefix('#') {
-            Some(member) => self.remote.get(member).filter(|r| !r.v1),
-            None => self.remote.by_name(name),
-        };
-        remote.map(Target::Remote)
-    }
-
-    pub fn name_taken(&self, name: &str) -> bool {
-        self.names.contains_key(&name_key(name)) || self.remote.name_taken(name)
-    }
-
-    /// Members on every node.
-    pub fn everyone(&self) -> usize {
-        self.members.len() + self.remote.len()
-    }
-
-    /// Gives member `key` its name; false if the name is taken.
-    pub fn claim_name(&mut self, key: usize, name: &str) -> bool {
-        if self.name_taken(name) {
-            return false;
-        }
-        self.take_name(key, name)
-    }
-
-    /// Gives member `key` its name without asking whether another node's
-    /// member has it (Redis already said it is ours).
-    pub fn take_name(&mut self, key: usize, name: &str) -> bool {
-        if self.names.get(&name_key(name)).is_some_and(|&k| k != key) {
-            return false;
-        }
-        let Some(me) = self.member_mut(key) else {
-            return false;
-        };
-        me.name = Some(name.to_string());
-        self.names.insert(name_key(name), key);
-        true
-    }
-
     pub fn next_seq(&mut self) -> u64 {
         self.seq += 1;
         self.seq
@@ -171,11 +102,6 @@ impl Room {
     pub fn has_plain(&self) -> bool {
         self.members.len() > self.v1_count
     }
-}
-
-/// How names are compared: two names with the same key are the same name.
-pub fn name_key(name: &str) -> String {
-    crate::names::fold(name)
 }
 
 /// One piece of a round, in the order it was made.

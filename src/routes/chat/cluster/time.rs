@@ -11,7 +11,19 @@ use crate::cluster::scripts::{self, NODES_KEY};
 impl Cluster {
     /// The next time [`Cluster::tick`] has work.
     pub fn next_deadline(&self) -> Instant {
-        let mut at = self.next_heartbeat;
+        // The heartbeat only runs while linked: a past heartbeat time while
+        // Redis is away would make the loop spin.
+        let far = self
+            .links
+            .iter()
+            .map(|l| l.retry_at)
+            .max()
+            .unwrap_or(self.next_heartbeat);
+        let mut at = if self.up {
+            self.next_heartbeat
+        } else {
+            far.max(self.next_heartbeat)
+        };
         for l in &self.links {
             let due = match l.state {
                 LinkState::Down => l.retry_at,
