@@ -40,8 +40,9 @@ autobahn-update: ## re-record the baseline, then commit tests/autobahn/expected.
 browser: build  ## the web page in headless Chromium
 	tests/browser/run.sh
 
-nginx: build    ## tests/nginx/nginx.conf in front of wsloop (skipped, with the reason, without nginx)
+nginx: build    ## tests/nginx/nginx.conf (TLS) and cluster.conf (2 nodes + Redis) in front of wsloop (skipped, with the reason, without nginx/redis-server)
 	tests/nginx/check.sh
+	tests/nginx/cluster_check.sh
 
 bench:          ## wsloop vs raw TCP, tokio-tungstenite and Node ws; writes benches/results/
 	benches/run
