@@ -663,3 +663,29 @@ fn a_member_that_does_not_read_does_not_slow_the_room_on_its_node() {
     assert!(t0.elapsed() < Duration::from_secs(20), "{:?}", t0.elapsed());
     drop(stuck);
 }
+
+#[test]
+fn a_member_gone_before_its_hello_was_registered_leaves_no_ghost_name() {
+    let redis = Redis::start();
+    let (a, b) = (node(&redis, "ga"), node(&redis, "gb"));
+    linked(&a, &b, "/chat/ghost");
+    for round in 0..5 {
+        let name = format!("ghost{round}");
+        {
+            // Hello, then gone at once: the claim reaches Redis after the
+            // member left node a.
+            let mut x = v1(&a, "/chat/ghost");
+            send(&mut x, json!({"type": "hello", "name": name}));
+        }
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let mut y = v1(&b, "/chat/ghost");
+            send(&mut y, json!({"type": "hello", "name": name}));
+            if answer_to_hello(&mut y)["type"] == "welcome" {
+                break;
+            }
+            assert!(Instant::now() < deadline, "{name} stayed taken");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}

@@ -171,12 +171,18 @@ impl Cluster {
 
 /// Redis answered a post.
 pub fn on_posted(
-    _cl: &mut Cluster,
+    cl: &mut Cluster,
     post: Post,
     first: i64,
     second: Option<&Resp>,
     rooms: &mut Rooms,
 ) {
+    let registering = matches!(post.event.kind, Some(Kind::Hello | Kind::Join));
+    if registering && first >= 0 && !still_here(rooms, &post) {
+        // It left while its registration was on the way: Redis now holds a
+        // member (and maybe a name) that is gone. Take it back.
+        return unregister(cl, post);
+    }
     let Some(index) = rooms.index_of(&post.room) else {
         return;
     };
@@ -305,4 +311,31 @@ pub fn register_everyone(cl: &mut Cluster, rooms: &mut Rooms) {
     for post in posts {
         cl.post(post);
     }
+}
+
+/// Is the member a registration was for still in its room here?
+fn still_here(rooms: &Rooms, post: &Post) -> bool {
+    let (ReplyTo::Hello { key, id, .. } | ReplyTo::Registered { key, id }) = post.reply else {
+        return true;
+    };
+    let room = rooms.index_of(&post.room).and_then(|i| rooms.get(i));
+    room.and_then(|r| r.member(key)).is_some_and(|m| m.id == id)
+}
+
+/// Posts the leave of a member that left before Redis registered it.
+fn unregister(cl: &mut Cluster, post: Post) {
+    cl.post(Post {
+        room: post.room,
+        event: Event {
+            kind: Some(Kind::Leave),
+            member: post.event.member,
+            name: post.event.name,
+            ..Event::default()
+        },
+        fold: post.fold,
+        info: String::new(),
+        target: String::new(),
+        reply: ReplyTo::Nobody,
+        shown: false,
+    });
 }
