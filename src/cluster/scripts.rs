@@ -20,7 +20,8 @@
 //! the other. Redis runs a script atomically, so the room has one order
 //! (Centrifugo's design). The `floor` arguments carry the highest numbers
 //! this node has seen, so that a Redis that restarted empty goes on
-//! counting above them instead of from 1.
+//! counting above them instead of from 1 — a million above, since another
+//! node may have seen more than the first one to post after the restart.
 
 /// Numbers, logs and publishes one room event; checks names and whisper
 /// targets first. ARGV: room, kind, member, node, fold, floor_n,
@@ -52,13 +53,18 @@ elseif kind == 'leave' then
 elseif kind == 'whisper' then
   if redis.call('HEXISTS', members, ARGV[11]) == 0 then return {-2, 0} end
 end
+local floor, floor_seq = tonumber(ARGV[6]), tonumber(ARGV[7])
+if (floor > 0 or floor_seq > 0) and redis.call('EXISTS', meta) == 0 then
+  -- This Redis lost the room (restarted without its data). Another node
+  -- may have seen more than this one: number far above what any node can
+  -- have seen, so no new event reuses a number.
+  redis.call('HSET', meta, 'n', floor + 1000000, 'seq', floor_seq + 1000000)
+end
 local n = redis.call('HINCRBY', meta, 'n', 1)
-local floor = tonumber(ARGV[6])
 if n <= floor then n = floor + 1; redis.call('HSET', meta, 'n', n) end
 local seq = 0
 if kind == 'say' or kind == 'plain' or kind == 'whisper' then
   seq = redis.call('HINCRBY', meta, 'seq', 1)
-  local floor_seq = tonumber(ARGV[7])
   if seq <= floor_seq then seq = floor_seq + 1; redis.call('HSET', meta, 'seq', seq) end
 end
 local entry = '{"n":' .. n .. ',"seq":' .. seq .. ',' .. ARGV[9] .. '}'
@@ -76,6 +82,10 @@ local p = 'wsloop:{' .. ARGV[1] .. '}:'
 local meta = redis.call('HMGET', p .. 'meta', 'n', 'seq')
 local n, seq = tonumber(meta[1]) or 0, tonumber(meta[2]) or 0
 local floor_n, floor_seq = tonumber(ARGV[2]) or 0, tonumber(ARGV[3]) or 0
+if (floor_n > 0 or floor_seq > 0) and redis.call('EXISTS', p .. 'meta') == 0 then
+  n, seq = floor_n + 1000000, floor_seq + 1000000 -- lost: see POST
+  redis.call('HSET', p .. 'meta', 'n', n, 'seq', seq)
+end
 if n < floor_n then n = floor_n; redis.call('HSET', p .. 'meta', 'n', n) end
 if seq < floor_seq then seq = floor_seq; redis.call('HSET', p .. 'meta', 'seq', seq) end
 return {n, seq, redis.call('HGETALL', p .. 'members')}
