@@ -44,10 +44,10 @@ nginx: build    ## tests/nginx/nginx.conf (TLS) and cluster.conf (2 nodes + Redi
 	tests/nginx/check.sh
 	tests/nginx/cluster_check.sh
 
-bench:          ## wsloop vs raw TCP, tokio-tungstenite and Node ws; writes benches/results/
+bench:          ## wsloop vs raw TCP, tokio-tungstenite and Node ws (and rooms across nodes through Redis); writes benches/results/
 	benches/run
 
-bench-smoke:    ## a ~20 s run of the load generator against wsloop, deflate included (proves it works)
+bench-smoke:    ## a ~20 s run of the load generator against wsloop, deflate and 2 nodes through redis-server included (proves it works)
 	benches/run --smoke
 
 # The fuzz targets read the committed corpus: fuzz/seeds/<t> (hand-made, fuzz/make_seeds.py),

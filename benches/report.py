@@ -293,6 +293,7 @@ def main():
     L.append("")
 
     deflate_section(L, S)
+    cluster_section(L, S)
 
     L.append("## Notes\n")
     L.append("- Load generator: `benches/loadgen`, one thread, mio, its own HTTP upgrade and masked framing, every "
@@ -443,6 +444,167 @@ def deflate_section(L, S):
         L.append(f"| {lab} | {fmt_mm(s.bpc, ' B')} | {fmt(m(s.bpc_echo), ' B')} | {len(s.runs)} | "
                  f"{verdict(m(s.bpc), ('<=', 200))} |")
     L.append("")
+
+
+# rooms across nodes (Redis): server kind -> label
+CL_ROWS = [
+    ("wsloop", "plain wsloop, no `--redis` (baseline)"),
+    ("wsloop-redis-1node", "1 node + Redis (every receiver on it)"),
+    ("wsloop-redis-2nodes", "2 nodes + Redis (receivers half / half, sender on node A)"),
+]
+
+
+def cpu_parts(s):
+    """Medians over the repetitions of server ns per delivery: (all wsloop nodes, redis-server)."""
+    nodes, redis = [], []
+    for rep in s.reps:
+        parts = rep.get("server_cpu_by_process") or {}
+        if parts:
+            nodes.append(sum(v["ns_per_op"] for k, v in parts.items() if k.startswith("node-")))
+            redis.append(sum(v["ns_per_op"] for k, v in parts.items() if k == "redis"))
+    return med(nodes), med(redis)
+
+
+def by_server_lat(s, i):
+    """Median over runs of the fan-out latency to the last member on server i: (p50, p99, samples)."""
+    v = [r["by_server"][i]["single_latency"] for r in s.runs if len(r.get("by_server") or []) > i]
+    return med([x.get("p50_us") for x in v]), med([x.get("p99_us") for x in v]), med([x.get("n") for x in v])
+
+
+def lat_noise(s):
+    """Other processes' CPU during the latency phase (falls back to the repetitions')."""
+    o = med([(r.get("single_latency") or {}).get("other_cpu_pct") for r in s.runs])
+    if o is None:
+        return noise(s)
+    return f"{fmt(m(o))} %" + (" ⚠" if m(o) > 30 else "")
+
+
+def us_v(x):
+    """A time given in µs, shown in ms from 1,000 µs."""
+    if x is None:
+        return "–"
+    return f"{fmt(x / 1e3)} ms" if abs(x) >= 1000 else f"{fmt(x)} µs"
+
+
+def us(t):
+    return us_v(m(t) if t else None)
+
+
+def cluster_section(L, S):
+    name = "cl-bcast1000"
+    if all(S(name, srv).error == "not run" for srv, _ in CL_ROWS):
+        return
+    L.append("## Rooms across nodes (Redis)\n")
+    L.append("Broadcast 1 → 1,000 receivers, 64 B binary messages, in the room `lobby` (`/chat`, plain clients). "
+             "With `--redis` the sender's node posts each message to Redis (one Lua script: number, `XADD`, "
+             "`PUBLISH`) and every node, the sender's too, delivers it when it comes back on its subscription. "
+             "Three setups, each started fresh for the phase and stopped after it: plain wsloop without `--redis` "
+             "(the baseline); 1 wsloop node with `--redis` (every receiver on it); 2 nodes with `--redis` (the "
+             "load generator puts the receivers round-robin, 500 on each, and the sender on node A). Redis is a "
+             "throw-away `redis-server` on a free 127.0.0.1 port (temp dir, `--save \"\" --appendonly no`).\n")
+    L.append("**Pinning (2-core machine): every wsloop node and redis-server share CPU 0 (`taskset -c 0`), the "
+             "load generator has CPU 1.** So 2 nodes do not get 2 cores here: these rows measure what rooms across "
+             "nodes *cost*, not how far they scale. *Server CPU* = utime+stime of every node process plus "
+             "redis-server over the repetition (/proc/PID/stat), ÷ deliveries (receivers only; the sender's own "
+             "copy is not counted). Throughput: at most 32 messages outstanding (a message is complete once every "
+             "member on every node has it). Latency: after the repetitions, one message at a time, send (stamped "
+             "in the payload) → the last member to get it.\n")
+
+    base = S(name, "wsloop")
+    L.append("### Broadcast 1 → 1,000: throughput and server CPU (nodes + Redis)\n")
+    L.append("| setup | deliveries/s | server ns/delivery, nodes + Redis | of which wsloop nodes | of which Redis | "
+             "server CPU (sum) | loadgen CPU | other CPU | deliveries/s vs plain | ns/delivery vs plain |")
+    L.append("|---|---|---|---|---|---|---|---|---|---|")
+    for srv, lab in CL_ROWS:
+        s = S(name, srv)
+        if s.error:
+            L.append(f"| {lab} | failed / not run: {s.error} |" + " |" * 8)
+            continue
+        nodes, redis = cpu_parts(s)
+        if srv == "wsloop":
+            nodes, redis = s.ns, None
+        rv = "" if s is base or base.error else f"{fmt(ratio(m(s.rate), m(base.rate)))}×"
+        rn = "" if s is base or base.error else f"{fmt(ratio(m(s.ns), m(base.ns)))}×"
+        L.append(f"| {lab} | {fmt_mm(s.rate)} | {fmt_mm(s.ns)} | {fmt(m(nodes))} | "
+                 f"{'–' if redis is None else fmt(m(redis))} | {fmt(m(s.srv_pct))} % | {fmt(m(s.lg_pct))} % | "
+                 f"{noise(s)} | {rv} | {rn} |")
+    L.append("")
+
+    L.append("### Fan-out latency, one message at a time (send → last member)\n")
+    L.append("Within one node: the plain and 1-node rows (sender and every receiver on one node). Across nodes: "
+             "the 2-node row, sent on node A; *last on node B* is the cross-node fan-out (send on A → the last "
+             "of node B's receivers), *last on node A* the same for A's receivers and the sender's own "
+             "copy, which also comes back through Redis. With 1,000 receivers one message costs 1,000 loopback "
+             "writes on CPU 0 and 1,000 reads on CPU 1 (several ms); the 1 → 10 rows show the trip through Redis "
+             "without that on top. A latency phase shares CPU 0 with whatever else runs there: its *other CPU* "
+             "column is measured over that phase alone.\n")
+    L.append("| room | setup | p50 send → last member | p99 | last on node A: p50 / p99 | last on node B: p50 / p99 | "
+             "samples | other CPU during this phase |")
+    L.append("|---|---|---|---|---|---|---|---|")
+    for row, room in (("cl-bcast1000", "1 → 1,000"), ("cl-lat10", "1 → 10 (5 / 5 on 2 nodes)")):
+        if all(S(row, srv).error == "not run" for srv, _ in CL_ROWS):
+            continue
+        for srv, lab in CL_ROWS:
+            s = S(row, srv)
+            if s.error:
+                L.append(f"| {room} | {lab} | failed / not run: {s.error} |" + " |" * 5)
+                continue
+            n = med([(r.get("single_latency") or {}).get("n") for r in s.runs])
+            cells = []
+            for i in (0, 1):
+                p50, p99, _ = by_server_lat(s, i)
+                cells.append("–" if p50 is None else f"{us(p50)} / {us(p99)}")
+            L.append(f"| {room} | {lab} | **{us(s.sl50)}** | {us(s.sl99)} | {cells[0]} | {cells[1]} | "
+                     f"{'–' if n is None else f'{m(n):,.0f}'} | {lat_noise(s)} |")
+    L.append("")
+
+    L.append("### What a message pays to go through Redis (1 node + Redis vs plain wsloop)\n")
+    one = S(name, "wsloop-redis-1node")
+    if base.error or one.error:
+        L.append(f"Not measured: {base.error or one.error}\n")
+        return
+    recv = med([r.get("receivers") for r in one.runs])
+    nrecv = m(recv) or 1000
+    nodes, redis = cpu_parts(one)
+
+    def delta(a, b, scale=1.0, show=lambda x: f"{fmt(x)} ns"):
+        if a is None or b is None:
+            return "–"
+        d = (m(b) - m(a)) * scale
+        return ("+" if d >= 0 else "−") + show(abs(d))
+
+    per_msg = lambda x: us_v(x / 1e3)  # ns per message -> µs / ms
+
+    L.append(f"The same broadcast (one sender, {nrecv:,.0f} receivers, one node), with and without `--redis`; "
+             "per message = per delivery × receivers. Medians; with the noise of this machine, differences "
+             "smaller than the min–max spread of the rows above are not significant.\n")
+    L.append("| | plain wsloop | 1 node + Redis | cost of Redis |")
+    L.append("|---|---|---|---|")
+    L.append(f"| server CPU per message (nodes + Redis) | {per_msg(m(base.ns) * nrecv)} | "
+             f"{per_msg(m(one.ns) * nrecv)} | **{delta(base.ns, one.ns, nrecv, per_msg)}** per message |")
+    L.append(f"| … of which redis-server | – | {'–' if redis is None else per_msg(m(redis) * nrecv)} | "
+             f"{'–' if redis is None else '+' + per_msg(m(redis) * nrecv)} per message |")
+    L.append(f"| … of which the wsloop node | {per_msg(m(base.ns) * nrecv)} | "
+             f"{'–' if nodes is None else per_msg(m(nodes) * nrecv)} | "
+             f"{delta(base.ns, nodes, nrecv, per_msg)} per message |")
+    L.append(f"| server CPU per delivery | {fmt(m(base.ns))} ns | {fmt(m(one.ns))} ns | {delta(base.ns, one.ns)} |")
+    L.append(f"| deliveries/s (window 32) | {fmt(m(base.rate))} | {fmt(m(one.rate))} | "
+             f"{fmt(ratio(m(one.rate), m(base.rate)))}× |")
+    L.append(f"| fan-out latency p50, 1 message at a time | {us(base.sl50)} | {us(one.sl50)} | "
+             f"**{delta(base.sl50, one.sl50, 1.0, us_v)}** |")
+    L.append(f"| fan-out latency p99 | {us(base.sl99)} | {us(one.sl99)} | {delta(base.sl99, one.sl99, 1.0, us_v)} |")
+    b10, o10 = S("cl-lat10", "wsloop"), S("cl-lat10", "wsloop-redis-1node")
+    if not (b10.error or o10.error):
+        L.append(f"| fan-out latency p50, 1 → 10 (the trip through Redis without 1,000 writes on top) | "
+                 f"{us(b10.sl50)} | {us(o10.sl50)} | **{delta(b10.sl50, o10.sl50, 1.0, us_v)}** |")
+        L.append(f"| fan-out latency p99, 1 → 10 | {us(b10.sl99)} | {us(o10.sl99)} | "
+                 f"{delta(b10.sl99, o10.sl99, 1.0, us_v)} |")
+    L.append(f"| other CPU (noise): throughput / latency phase | {noise(base)} / {lat_noise(base)} | "
+             f"{noise(one)} / {lat_noise(one)} | |")
+    L.append("")
+    if any("⚠" in noise(x) + lat_noise(x) for x in (base, one, b10, o10) if not x.error):
+        L.append("⚠ At least one of the two rows ran while other processes used more than 30 % of a CPU: "
+                 "this comparison is unreliable; re-run `BENCH_GROUPS=cluster benches/run` on a quiet machine.\n")
 
 
 def write_svg(path, groups, sub):

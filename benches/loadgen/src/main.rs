@@ -67,7 +67,15 @@ struct Opts {
     reps: usize,
     rep_secs: f64,
     lat: bool,
+    /// the first of `--server-pid` (idle: its VmRSS)
     server_pid: Option<u32>,
+    /// every process of `--server-pid A,B,..` (CPU summed over them), named by `--pid-names`
+    pids: Vec<(String, u32)>,
+    /// bcast: more ports on the `--addr` host; receivers are spread round-robin
+    /// over `--addr` and these, the sender stays on `--addr`
+    extra_ports: Vec<u16>,
+    /// bcast: how long the end waits for outstanding messages to reach every member
+    drain_secs: f64,
     max_secs: f64,
     window: usize,
     lat_secs: f64,
@@ -130,10 +138,39 @@ impl Opts {
             reps: get(&mut m, "reps", 3)?,
             rep_secs: get(&mut m, "rep-secs", 2.0)?,
             lat: get(&mut m, "lat", 0u8)? != 0,
-            server_pid: m
-                .remove("server-pid")
-                .map(|v| v.parse().map_err(|_| "bad --server-pid".to_string()))
-                .transpose()?,
+            server_pid: None,
+            pids: {
+                let pids = list::<u32>(m.remove("server-pid"), "server-pid")?;
+                let names = m.remove("pid-names");
+                let names: Vec<String> = names
+                    .as_deref()
+                    .map_or(Vec::new(), |v| v.split(',').map(str::to_string).collect());
+                if names.iter().any(|n| {
+                    n.is_empty()
+                        || !n
+                            .chars()
+                            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+                }) {
+                    return Err("--pid-names: names of [A-Za-z0-9_-]".into());
+                }
+                if !names.is_empty() && names.len() != pids.len() {
+                    return Err("--pid-names needs one name per --server-pid".into());
+                }
+                if pids.len() > MAX_PIDS {
+                    return Err(format!("--server-pid: at most {MAX_PIDS} processes"));
+                }
+                pids.iter()
+                    .enumerate()
+                    .map(|(i, &p)| {
+                        (
+                            names.get(i).cloned().unwrap_or_else(|| format!("pid{p}")),
+                            p,
+                        )
+                    })
+                    .collect()
+            },
+            extra_ports: list(m.remove("extra-ports"), "extra-ports")?,
+            drain_secs: get(&mut m, "drain-secs", 10.0)?,
             max_secs: get(&mut m, "max-secs", 60.0)?,
             window: get(&mut m, "window", 32)?,
             lat_secs: get(&mut m, "lat-secs", 1.0)?,
@@ -155,6 +192,17 @@ impl Opts {
             warm: get(&mut m, "warm", 0)?,
             scenario,
         };
+        let mut o = o;
+        o.server_pid = o.pids.first().map(|p| p.1);
+        if !o.extra_ports.is_empty() && o.scenario != "bcast" {
+            return Err("--extra-ports is for bcast only".into());
+        }
+        if o.extra_ports.contains(&0) || o.extra_ports.len() > 15 {
+            return Err("--extra-ports: 1..15 ports, none 0".into());
+        }
+        if o.drain_secs <= 0.0 || o.drain_secs > 60.0 {
+            return Err("--drain-secs 0..60".into());
+        }
         if let Some(k) = m.keys().next() {
             return Err(format!("unknown option --{k}\n{}", usage()));
         }
@@ -182,18 +230,65 @@ impl Opts {
         }
         Ok(o)
     }
+
+    /// The server of connection `i` (bcast: 0 is the sender, on `--addr`; the
+    /// receivers 1.. go round-robin over `--addr` and `--extra-ports`).
+    fn addr_of(&self, i: usize) -> SocketAddr {
+        self.addrs()[self.server_of(i)]
+    }
+
+    /// Index into [`Opts::addrs`] of connection `i`.
+    fn server_of(&self, i: usize) -> usize {
+        if i == 0 || self.extra_ports.is_empty() {
+            0
+        } else {
+            (i - 1) % (self.extra_ports.len() + 1)
+        }
+    }
+
+    /// `--addr`, then the `--extra-ports` on its host.
+    fn addrs(&self) -> Vec<SocketAddr> {
+        let mut v = vec![self.addr];
+        v.extend(
+            self.extra_ports
+                .iter()
+                .map(|&p| SocketAddr::new(self.addr.ip(), p)),
+        );
+        v
+    }
+}
+
+/// Most processes `--server-pid` may list.
+const MAX_PIDS: usize = 8;
+
+/// A comma-separated list option (`--k a,b,c`); empty when absent.
+fn list<T: std::str::FromStr>(v: Option<String>, k: &str) -> Res<Vec<T>> {
+    let Some(v) = v else {
+        return Ok(Vec::new());
+    };
+    v.split(',')
+        .map(|x| {
+            x.trim()
+                .parse()
+                .map_err(|_| format!("bad value for --{k}: {v}"))
+        })
+        .collect()
 }
 
 fn usage() -> String {
     "usage: loadgen echo|bcast|idle|upgrade --addr 127.0.0.1:PORT [--proto ws|raw] [--path P]\n\
      \x20 [--conns N] [--inflight K] [--size BYTES] [--warmup S] [--reps R] [--rep-secs S] [--lat 1]\n\
-     \x20 [--window W] [--lat-secs S] [--conc C] [--settle S] [--server-pid PID] [--label L] [--name N]\n\
+     \x20 [--window W] [--lat-secs S] [--conc C] [--settle S] [--label L] [--name N]\n\
      \x20 [--max-secs S] [--payload bin|json] [--deflate 1] [--deflate-level 0..9] [--warm N]\n\
+     \x20 [--server-pid PID[,PID..] [--pid-names A,B,..]] [--extra-ports P[,P..]] [--drain-secs S]\n\
      echo: --conns connections x --inflight messages in flight, every echo verified.\n\
-     bcast: 1 sender + --conns receivers on /chat, --window messages outstanding.\n\
+     bcast: 1 sender + --conns receivers on /chat, --window messages outstanding;\n\
+     \x20 --extra-ports: receivers round-robin over --addr and these ports (the sender on --addr),\n\
+     \x20 fan-out latency also reported to the last member on each server.\n\
      idle: --conns idle upgraded connections; server VmRSS delta per connection\n\
      \x20 (after --warm upgraded connections were opened and closed).\n\
      upgrade: --conns concurrent connect+upgrade+close cycles (raw: connect+OK+close).\n\
+     server CPU: summed over every --server-pid (idle reads the first one's VmRSS).\n\
      --payload json: text messages of JSON; --deflate 1: negotiate permessage-deflate."
         .to_string()
 }
@@ -836,6 +931,8 @@ enum St {
 
 struct Conn {
     sock: TcpStream,
+    /// the server this connection goes to (`--addr`, or one of `--extra-ports`)
+    addr: SocketAddr,
     st: St,
     rbuf: Vec<u8>,
     rlen: usize,
@@ -869,8 +966,10 @@ enum Ev<'a> {
 }
 
 impl Conn {
+    /// Connection `tok` (its server: [`Opts::addr_of`]).
     fn connect(poll: &Poll, o: &Opts, tok: usize, id: u32, rcap: usize) -> Res<Conn> {
-        let mut sock = TcpStream::connect(o.addr).map_err(connect_err)?;
+        let addr = o.addr_of(tok);
+        let mut sock = TcpStream::connect(addr).map_err(connect_err)?;
         poll.registry()
             .register(
                 &mut sock,
@@ -880,6 +979,7 @@ impl Conn {
             .map_err(|e| format!("register: {e}"))?;
         Ok(Conn {
             sock,
+            addr,
             st: St::Connecting,
             rbuf: vec![0; rcap],
             rlen: 0,
@@ -1054,13 +1154,8 @@ impl Conn {
     }
 
     /// Connecting -> Handshake: socket became writable.
-    fn on_connected(
-        &mut self,
-        proto: Proto,
-        path: &str,
-        size: usize,
-        addr: SocketAddr,
-    ) -> Res<bool> {
+    fn on_connected(&mut self, proto: Proto, path: &str, size: usize) -> Res<bool> {
+        let addr = self.addr;
         if let Ok(Some(e)) | Err(e) = self.sock.take_error() {
             return Err(connect_err(e));
         }
@@ -1209,7 +1304,7 @@ fn connect_all(
         for ev in events.iter() {
             let c = &mut conns[ev.token().0];
             if c.st == St::Connecting && (ev.is_writable() || ev.is_error()) {
-                c.on_connected(o.proto, path, o.size, o.addr)?;
+                c.on_connected(o.proto, path, o.size)?;
             }
             if c.st == St::Handshake && ev.is_writable() {
                 c.flush()?;
@@ -1232,7 +1327,9 @@ fn connect_all(
 struct Snap {
     t: Instant,
     ops: u64,
+    /// CPU seconds of the server processes (`--server-pid`), summed, and each
     srv: f64,
+    srv_by: [f64; MAX_PIDS],
     lg: f64,
     sys_busy: f64,
     steal: f64,
@@ -1273,10 +1370,20 @@ fn sys_cpu() -> (f64, f64) {
 
 fn snap(o: &Opts, ops: u64, wire: [u64; 4]) -> Snap {
     let (sys_busy, steal) = sys_cpu();
+    let mut srv_by = [f64::NAN; MAX_PIDS];
+    for (i, (_, pid)) in o.pids.iter().enumerate() {
+        srv_by[i] = proc_cpu(*pid).unwrap_or(f64::NAN);
+    }
     Snap {
         t: Instant::now(),
         ops,
-        srv: o.server_pid.and_then(proc_cpu).unwrap_or(f64::NAN),
+        // NaN when there is no --server-pid or one of them cannot be read
+        srv: if o.pids.is_empty() {
+            f64::NAN
+        } else {
+            srv_by[..o.pids.len()].iter().sum()
+        },
+        srv_by,
         lg: self_cpu(),
         sys_busy,
         steal,
@@ -1301,8 +1408,15 @@ fn jnum(x: f64) -> String {
     }
 }
 
+/// % of a CPU used by every other process on the machine between two snapshots (noise).
+fn other_cpu_pct(a: &Snap, b: &Snap) -> f64 {
+    let secs = (b.t - a.t).as_secs_f64();
+    let other = (b.sys_busy - a.sys_busy) - (b.srv - a.srv) - (b.lg - a.lg);
+    (100.0 * other / secs).max(0.0)
+}
+
 /// JSON object for one repetition between two snapshots.
-fn rep_json(a: &Snap, b: &Snap, bytes_per_op: f64, lat: &mut Vec<u64>) -> String {
+fn rep_json(o: &Opts, a: &Snap, b: &Snap, bytes_per_op: f64, lat: &mut Vec<u64>) -> String {
     let secs = (b.t - a.t).as_secs_f64();
     let ops = (b.ops - a.ops) as f64;
     let srv = b.srv - a.srv;
@@ -1321,11 +1435,27 @@ fn rep_json(a: &Snap, b: &Snap, bytes_per_op: f64, lat: &mut Vec<u64>) -> String
         jnum(srv * 1e9 / ops),
         jnum(lg * 1e9 / ops)
     );
+    if o.pids.len() > 1 {
+        // each server process's share (e.g. every node and Redis): CPU seconds, ns per op
+        let parts: Vec<String> = o
+            .pids
+            .iter()
+            .enumerate()
+            .map(|(i, (name, _))| {
+                let cpu = b.srv_by[i] - a.srv_by[i];
+                format!(
+                    "\"{name}\":{{\"cpu_s\":{},\"ns_per_op\":{}}}",
+                    jnum(cpu),
+                    jnum(cpu * 1e9 / ops)
+                )
+            })
+            .collect();
+        s += &format!(",\"server_cpu_by_process\":{{{}}}", parts.join(","));
+    }
     // CPU used by everything else on the machine during the repetition (noise)
-    let other = (b.sys_busy - a.sys_busy) - srv - lg;
     s += &format!(
         ",\"other_cpu_pct\":{},\"steal_pct\":{}",
-        jnum((100.0 * other / secs).max(0.0)),
+        jnum(other_cpu_pct(a, b)),
         jnum(100.0 * (b.steal - a.steal) / secs)
     );
     // bytes on the wire (frame headers included, compressed when deflate is on) per
@@ -1401,7 +1531,11 @@ fn head_json(o: &Opts) -> String {
         if o.json { "json" } else { "bin" },
         o.deflate.is_some(),
         EXTENSIONS.get().map_or(String::new(), |e| e.replace(['"', '\\'], "'"))
-    )
+    ) + &if o.extra_ports.is_empty() {
+        String::new()
+    } else {
+        format!(",\"extra_ports\":{:?}", o.extra_ports)
+    }
 }
 
 // ---------------------------------------------------------------- scenarios
@@ -1482,7 +1616,13 @@ fn run_echo(o: &Opts, deadline: Instant) -> Res<String> {
         if let Some(i) = ph.tick(now) {
             snaps.push(snap(o, total, wire(&conns)));
             if i >= 1 {
-                reps.push(rep_json(&snaps[i - 1], &snaps[i], o.size as f64, &mut lat));
+                reps.push(rep_json(
+                    o,
+                    &snaps[i - 1],
+                    &snaps[i],
+                    o.size as f64,
+                    &mut lat,
+                ));
             }
             lat.clear();
             if ph.done() {
@@ -1533,6 +1673,20 @@ fn run_bcast(o: &Opts, deadline: Instant) -> Res<String> {
     let mut sending = true;
     let mut keep_lat = false;
 
+    // Members per server (`--extra-ports`): the sender and the receivers of each;
+    // per message and server, how many of its members have it (the fan-out
+    // latency to the last member on each server, and deliveries per server).
+    let addrs = o.addrs();
+    let k = addrs.len();
+    let mut per_srv_members = vec![0u32; k];
+    for i in 0..=n {
+        per_srv_members[o.server_of(i)] += 1;
+    }
+    let mut ring_srv = vec![0u32; RING * k];
+    let mut lat_srv: Vec<Vec<u64>> = vec![Vec::new(); k];
+    let mut deliveries_srv = vec![0u64; k];
+    let mut lat_srv_json = vec![String::from("null"); k];
+
     // Deflate: the first member to receive message `seq` inflates it with one
     // decoder for the whole room and checks it byte for byte. Members receive in
     // order, so that decoder sees every message once and in order: the history
@@ -1554,6 +1708,7 @@ fn run_bcast(o: &Opts, deadline: Instant) -> Res<String> {
     let mut snaps: Vec<Snap> = Vec::new();
     let mut reps: Vec<String> = Vec::new();
     let mut lat_end: Option<Instant> = None;
+    let mut lat_snap: Option<Snap> = None;
     let mut lat_json = String::from("null");
     let mut lat_from = 0u64; // only messages with seq >= this are latency samples
     let mut drain_deadline: Option<Instant> = None;
@@ -1621,12 +1776,22 @@ fn run_bcast(o: &Opts, deadline: Instant) -> Res<String> {
                         }
                     };
                     c.recv += 1;
+                    let g = o.server_of(i);
                     if i != 0 {
                         deliveries += 1;
+                        deliveries_srv[g] += 1;
+                    }
+                    if k > 1 {
+                        let r = &mut ring_srv[slot * k + g];
+                        *r += 1;
+                        if *r == per_srv_members[g] && sending && lat_end.is_some() && seq >= lat_from {
+                            lat_srv[g].push(now.saturating_sub(stamp));
+                        }
                     }
                     ring[slot] += 1;
                     if ring[slot] == members {
                         ring[slot] = 0;
+                        ring_srv[slot * k..(slot + 1) * k].fill(0);
                         zfirst[slot].clear();
                         if seq != completed {
                             return Err(format!("message {seq} completed before {completed}"));
@@ -1655,7 +1820,13 @@ fn run_bcast(o: &Opts, deadline: Instant) -> Res<String> {
             if let Some(i) = p.tick(now) {
                 snaps.push(snap(o, deliveries, wire(&conns)));
                 if i >= 1 {
-                    reps.push(rep_json(&snaps[i - 1], &snaps[i], o.size as f64, &mut lat));
+                    reps.push(rep_json(
+                        o,
+                        &snaps[i - 1],
+                        &snaps[i],
+                        o.size as f64,
+                        &mut lat,
+                    ));
                 }
                 lat.clear();
                 keep_lat = true; // latency under load (window W), per rep
@@ -1663,6 +1834,7 @@ fn run_bcast(o: &Opts, deadline: Instant) -> Res<String> {
                     // latency phase: one message at a time, send -> last receiver
                     window = 1;
                     lat_from = conns[0].sent;
+                    lat_snap = Some(snaps[i]);
                     lat_end = Some(now + Duration::from_secs_f64(o.lat_secs));
                 }
             }
@@ -1670,14 +1842,15 @@ fn run_bcast(o: &Opts, deadline: Instant) -> Res<String> {
         if let Some(le) = lat_end {
             if sending && (now >= le || lat.len() as u64 >= max_lat_samples) {
                 sending = false;
-                let k = lat.len();
-                lat_json = format!(
-                    "{{\"n\":{k},\"p50_us\":{},\"p99_us\":{},\"max_us\":{}}}",
-                    jnum(pct(&mut lat, 50.0) / 1e3),
-                    jnum(pct(&mut lat, 99.0) / 1e3),
-                    jnum(pct(&mut lat, 100.0) / 1e3)
-                );
-                drain_deadline = Some(now + Duration::from_secs(10));
+                lat_json = lat_summary(&mut lat);
+                if let Some(a) = lat_snap {
+                    // the noise during the latency phase (the repetitions report their own)
+                    let b = snap(o, deliveries, wire(&conns));
+                    lat_json.pop();
+                    lat_json += &format!(",\"other_cpu_pct\":{}}}", jnum(other_cpu_pct(&a, &b)));
+                }
+                lat_srv_json = lat_srv.iter_mut().map(|l| lat_summary(l)).collect();
+                drain_deadline = Some(now + Duration::from_secs_f64(o.drain_secs));
             }
         }
         if !sending {
@@ -1685,9 +1858,22 @@ fn run_bcast(o: &Opts, deadline: Instant) -> Res<String> {
                 break;
             }
             if now > drain_deadline.unwrap() {
+                let missing: Vec<String> = (0..k)
+                    .map(|g| {
+                        let got = conns
+                            .iter()
+                            .enumerate()
+                            .filter(|&(i, _)| o.server_of(i) == g)
+                            .map(|(_, c)| c.recv)
+                            .sum::<u64>();
+                        let want = conns[0].sent * per_srv_members[g] as u64;
+                        format!("{}: {} of {want} deliveries missing", addrs[g], want - got)
+                    })
+                    .collect();
                 return Err(format!(
-                    "{} messages never reached every receiver",
-                    conns[0].sent - completed
+                    "{} messages never reached every receiver ({})",
+                    conns[0].sent - completed,
+                    missing.join("; ")
                 ));
             }
         }
@@ -1695,11 +1881,41 @@ fn run_bcast(o: &Opts, deadline: Instant) -> Res<String> {
     for c in conns {
         abort_close(c.sock);
     }
+    // with --extra-ports: per server, its members, the deliveries its receivers got
+    // (all of them: every member gets every message) and the latency phase's
+    // send -> last member on that server
+    let mut by_server = String::new();
+    if k > 1 {
+        let parts: Vec<String> = (0..k)
+            .map(|g| {
+                format!(
+                    "{{\"addr\":\"{}\",\"members\":{},\"receivers\":{},\"deliveries\":{},\"single_latency\":{}}}",
+                    addrs[g],
+                    per_srv_members[g],
+                    per_srv_members[g] - u32::from(g == 0),
+                    deliveries_srv[g],
+                    lat_srv_json[g]
+                )
+            })
+            .collect();
+        by_server = format!(",\"by_server\":[{}]", parts.join(","));
+    }
     Ok(format!(
-        "{},\"receivers\":{n},\"messages\":{completed},\"text_frames\":{texts},\"reps\":[{}],\"single_latency\":{lat_json}}}",
+        "{},\"receivers\":{n},\"messages\":{completed},\"text_frames\":{texts},\"reps\":[{}],\"single_latency\":{lat_json}{by_server}}}",
         head_json(o),
         reps.join(",")
     ))
+}
+
+/// `{"n":..,"p50_us":..,"p99_us":..,"max_us":..}` of latency samples in ns.
+fn lat_summary(lat: &mut [u64]) -> String {
+    format!(
+        "{{\"n\":{},\"p50_us\":{},\"p99_us\":{},\"max_us\":{}}}",
+        lat.len(),
+        jnum(pct(lat, 50.0) / 1e3),
+        jnum(pct(lat, 99.0) / 1e3),
+        jnum(pct(lat, 100.0) / 1e3)
+    )
 }
 
 fn run_idle(o: &Opts, deadline: Instant) -> Res<String> {
@@ -1829,7 +2045,7 @@ fn run_upgrade(o: &Opts, deadline: Instant) -> Res<String> {
             c.rdhup = ev.is_read_closed();
             if c.st == St::Connecting
                 && (ev.is_writable() || ev.is_error())
-                && !c.on_connected(o.proto, &o.path, o.size, o.addr)?
+                && !c.on_connected(o.proto, &o.path, o.size)?
             {
                 continue;
             }
@@ -1897,7 +2113,7 @@ fn run_upgrade(o: &Opts, deadline: Instant) -> Res<String> {
         if let Some(i) = ph.tick(now) {
             snaps.push(snap(o, done, [0; 4]));
             if i >= 1 {
-                reps.push(rep_json(&snaps[i - 1], &snaps[i], 0.0, &mut lat));
+                reps.push(rep_json(o, &snaps[i - 1], &snaps[i], 0.0, &mut lat));
             }
             lat.clear();
             if ph.done() {
@@ -2047,6 +2263,44 @@ mod tests {
             assert_eq!(s.matches('[').count(), s.matches(']').count());
         }
         assert_ne!(json_body(2000, 1), json_body(2000, 2));
+    }
+
+    #[test]
+    fn receivers_round_robin_over_the_servers_sender_on_the_first() {
+        let mut o = Opts {
+            scenario: "bcast".into(),
+            name: "t".into(),
+            label: "t".into(),
+            addr: "127.0.0.1:1000".parse().unwrap(),
+            proto: Proto::Ws,
+            path: "/chat".into(),
+            conns: 4,
+            inflight: 1,
+            size: 64,
+            warmup: 0.0,
+            reps: 1,
+            rep_secs: 1.0,
+            lat: false,
+            server_pid: None,
+            pids: Vec::new(),
+            extra_ports: Vec::new(),
+            drain_secs: 1.0,
+            max_secs: 1.0,
+            window: 1,
+            lat_secs: 1.0,
+            conc: 1,
+            settle: 0.0,
+            json: false,
+            deflate: None,
+            warm: 0,
+        };
+        assert!((0..5).all(|i| o.addr_of(i) == o.addr));
+        o.extra_ports = vec![2000];
+        let ports: Vec<u16> = (0..5).map(|i| o.addr_of(i).port()).collect();
+        assert_eq!(ports, [1000, 1000, 2000, 1000, 2000]);
+        assert_eq!(list::<u16>(Some("1, 2,3".into()), "x").unwrap(), [1, 2, 3]);
+        assert!(list::<u16>(Some("1,x".into()), "x").is_err());
+        assert!(list::<u16>(None, "x").unwrap().is_empty());
     }
 
     #[test]
