@@ -2,12 +2,14 @@
 //! outbox, written to the command link while it is up, and what its reply
 //! means (the `ack`, the `welcome`, a taken name).
 
+use std::time::Instant;
+
 use log::warn;
 use serde_json::Value;
 
 use super::{CMD, Cluster, MAX_IN_FLIGHT, Pending, SUB};
 use crate::cluster::envelope::{self, Event, Kind};
-use crate::cluster::resp::Value as Resp;
+use crate::cluster::resp::{Value as Resp, encode_command};
 use crate::cluster::scripts;
 use crate::routes::chat::rooms::{Rooms, shared_text};
 use crate::routes::chat::v1;
@@ -128,17 +130,19 @@ impl Cluster {
             let kind = post.event.kind.map_or("", Kind::as_str);
             let body = post.event.body();
             let maxlen = self.log_len.to_string();
-            let sha = self.shas[0].clone();
-            self.command(
-                CMD,
+            // Encoded straight into the link's buffer: the script's sha and
+            // the node name are borrowed, not cloned, once per message.
+            let cmd_link = &mut self.links[CMD];
+            encode_command(
+                &mut cmd_link.out,
                 &[
                     b"EVALSHA",
-                    sha.as_bytes(),
+                    self.shas[0].as_bytes(),
                     b"0",
                     post.room.as_bytes(),
                     kind.as_bytes(),
                     post.event.member.as_bytes(),
-                    self.node.clone().as_bytes(),
+                    self.node.as_bytes(),
                     post.fold.as_bytes(),
                     floor_n.as_bytes(),
                     floor_seq.as_bytes(),
@@ -147,8 +151,8 @@ impl Cluster {
                     post.info.as_bytes(),
                     post.target.as_bytes(),
                 ],
-                Some(Pending::Post),
             );
+            self.pending.push_back((Pending::Post, Instant::now()));
             self.in_flight.push_back(post);
         }
     }
