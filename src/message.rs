@@ -102,6 +102,28 @@ impl FrameReader {
                         return Ok(Flow::Continue);
                     };
                     data = &mut data[used..];
+                    if let Some(whole) = self.whole_message(&header, data.len(), max_message) {
+                        // The common case, taken in one step: an unfragmented,
+                        // uncompressed data frame that this read holds whole.
+                        let (payload, rest) = std::mem::take(&mut data).split_at_mut(whole);
+                        data = rest;
+                        let ascii = unmask(payload, header.mask, 0);
+                        // §8.1: a text message must be valid UTF-8.
+                        if header.opcode == Opcode::Text
+                            && !ascii
+                            && std::str::from_utf8(payload).is_err()
+                        {
+                            return Err(ProtocolError::InvalidUtf8);
+                        }
+                        let opcode = header.opcode;
+                        if on_event(Event::Message { opcode, payload }) == Flow::Stop {
+                            return Ok(Flow::Stop);
+                        }
+                        if data.is_empty() {
+                            return Ok(Flow::Continue);
+                        }
+                        continue;
+                    }
                     self.start_frame(&header, max_message)?;
                     self.current = Some(header);
                     self.received = 0;
@@ -162,6 +184,21 @@ impl FrameReader {
                 Ok(None)
             }
         }
+    }
+
+    /// The payload length of a frame that is a whole message on its own —
+    /// FIN set, Text or Binary, no RSV bit, no message in progress, within
+    /// `max_message` — when `available` bytes hold all of it. Such a frame
+    /// needs none of the state below; every other frame takes the long way.
+    fn whole_message(&self, header: &FrameHeader, available: usize, max: u64) -> Option<usize> {
+        let plain = header.fin
+            && header.rsv == 0
+            && matches!(header.opcode, Opcode::Text | Opcode::Binary)
+            && self.message_opcode.is_none()
+            && !self.observe_frames
+            && header.payload_len <= max;
+        let len = usize::try_from(header.payload_len).ok()?;
+        (plain && len <= available).then_some(len)
     }
 
     /// Checks a new frame against the message in progress (§5.4) and the

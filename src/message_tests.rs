@@ -80,6 +80,50 @@ fn many_frames_in_one_read_come_out_in_order() {
 }
 
 #[test]
+fn a_frame_read_whole_and_the_same_frame_in_pieces_agree() {
+    // A data frame that a read holds whole takes a short way through the
+    // reader; split at any byte it takes the long way. Both must give the
+    // same events and the same errors (§5.4, §8.1, §10.4).
+    let mut good = client_frame(0x81, "h\u{e9}llo \u{20ac}".as_bytes());
+    good.extend(client_frame(0x82, &[0, 159, 255]));
+    good.extend(client_frame(0x89, b"ping"));
+    good.extend(client_frame(0x81, b""));
+    let whole = run(&good, good.len(), false);
+    assert!(whole.1.is_ok());
+    assert_eq!(whole.0.len(), 4);
+    let bad_utf8 = client_frame(0x81, &[b'a', 0xC3, 0x28, b'b']);
+    let mut too_big = vec![0x82, 0x80 | 126];
+    too_big.extend_from_slice(&2000u16.to_be_bytes());
+    too_big.extend_from_slice(&[9, 8, 7, 6]);
+    too_big.resize(too_big.len() + 2000, 0x41);
+    let mut in_fragment = client_frame(0x01, b"a");
+    in_fragment.extend(client_frame(0x82, b"b"));
+    for bytes in [&good, &bad_utf8, &in_fragment] {
+        let whole = run(bytes, bytes.len(), false);
+        for split in 1..bytes.len() {
+            assert_eq!(run(bytes, split, false), whole, "split {split}");
+        }
+    }
+    assert_eq!(
+        run(&bad_utf8, 100, false).1,
+        Err(ProtocolError::InvalidUtf8)
+    );
+    assert_eq!(
+        run(&in_fragment, 100, false).1,
+        Err(ProtocolError::ExpectedContinuation)
+    );
+    let mut reader = FrameReader::default();
+    let result = reader.feed(&mut too_big, 1000, &mut |_| Flow::Continue);
+    assert!(matches!(
+        result,
+        Err(ProtocolError::MessageTooBig {
+            size: 2000,
+            limit: 1000
+        })
+    ));
+}
+
+#[test]
 fn s5_4_continuation_without_message_is_1002() {
     let (_, result) = run(&client_frame(0x80, b"x"), 100, false);
     assert_eq!(result, Err(ProtocolError::UnexpectedContinuation));
