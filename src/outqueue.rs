@@ -126,24 +126,25 @@ impl OutQueue {
 
     /// Writes as much as the socket takes.
     pub fn write_to(&mut self, out: &mut impl Write) -> io::Result<Flushed> {
-        while !self.chunks.is_empty() {
-            let mut slices = [IoSlice::new(&[]); MAX_IOV];
-            let mut n = 0;
-            for (i, chunk) in self.chunks.iter().take(MAX_IOV).enumerate() {
-                let bytes = chunk.bytes();
-                let bytes = if i == 0 {
-                    bytes.get(self.head_written..).unwrap_or(&[])
-                } else {
-                    bytes
-                };
-                slices[n] = IoSlice::new(bytes);
-                n += 1;
-            }
-            // One chunk (the usual case) goes out with a plain write: on
-            // Linux that is send(2), cheaper in the kernel than writev(2).
-            let result = if n == 1 {
-                out.write(&slices[0])
+        while let Some(front) = self.chunks.front() {
+            let result = if self.chunks.len() == 1 {
+                // One chunk (the usual case: replies to one read) goes out
+                // with a plain write: on Linux that is send(2), cheaper in
+                // the kernel than writev(2), and no slice table to fill.
+                out.write(front.bytes().get(self.head_written..).unwrap_or(&[]))
             } else {
+                let mut slices = [IoSlice::new(&[]); MAX_IOV];
+                let mut n = 0;
+                for (i, chunk) in self.chunks.iter().take(MAX_IOV).enumerate() {
+                    let bytes = chunk.bytes();
+                    let bytes = if i == 0 {
+                        bytes.get(self.head_written..).unwrap_or(&[])
+                    } else {
+                        bytes
+                    };
+                    slices[n] = IoSlice::new(bytes);
+                    n += 1;
+                }
                 out.write_vectored(&slices[..n])
             };
             match result {
@@ -256,6 +257,23 @@ mod tests {
         w.calls_left = 100;
         assert_eq!(q.write_to(&mut w).unwrap(), Flushed::All);
         assert_eq!(w.got, b"abcdefghijk");
+        assert!(q.is_empty());
+    }
+
+    #[test]
+    fn a_single_chunk_is_written_in_pieces_from_where_the_last_write_stopped() {
+        let mut q = OutQueue::default();
+        q.append(|b| b.extend_from_slice(b"hello world"));
+        let mut w = Trickle {
+            got: Vec::new(),
+            cap: 4,
+            calls_left: 2,
+        };
+        assert_eq!(q.write_to(&mut w).unwrap(), Flushed::WouldBlock);
+        assert_eq!((w.got.as_slice(), q.len()), (&b"hello wo"[..], 3));
+        w.calls_left = 1;
+        assert_eq!(q.write_to(&mut w).unwrap(), Flushed::All);
+        assert_eq!(w.got, b"hello world");
         assert!(q.is_empty());
     }
 
