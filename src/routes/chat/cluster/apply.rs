@@ -40,6 +40,9 @@ fn local_id(member: &str, node: &str) -> Option<u64> {
 
 /// One event, in order: what the members of this node see of it.
 pub(super) fn apply(cl: &mut Cluster, room: &str, event: Event, rooms: &mut Rooms, clock: &Clock) {
+    if event.origin == cl.origin {
+        cl.confirm(room, event.on);
+    }
     let Some(sync) = cl.sync.get_mut(room) else {
         return;
     };

@@ -103,7 +103,14 @@ pub struct Cluster {
     pending: VecDeque<(Pending, Instant)>,
     outbox: VecDeque<Post>,
     in_flight: VecDeque<Post>,
-    /// Bytes of `outbox` and `in_flight` (`--cluster-outbox`).
+    /// Messages Redis answered whose event has not come back on our own
+    /// subscription yet. Redis writes the reply before the publish, so a
+    /// Redis that dies between the two leaves the other nodes with the
+    /// message and this one without it (its log dies too). If the link
+    /// drops, they are posted again; every node applies a post once per
+    /// origin and number, so only the nodes that missed it show it.
+    sent: VecDeque<Post>,
+    /// Bytes of `outbox`, `in_flight` and `sent` (`--cluster-outbox`).
     pub outbox_bytes: usize,
     pub outbox_limit: usize,
     /// Events kept in each room's log (`XADD MAXLEN ~`).
@@ -136,6 +143,7 @@ impl Cluster {
             pending: VecDeque::new(),
             outbox: VecDeque::new(),
             in_flight: VecDeque::new(),
+            sent: VecDeque::new(),
             outbox_bytes: 0,
             outbox_limit,
             log_len: 10_000,
@@ -229,6 +237,9 @@ impl Cluster {
         self.pending.clear();
         self.ping_sent = None;
         while let Some(post) = self.in_flight.pop_back() {
+            self.outbox.push_front(post);
+        }
+        while let Some(post) = self.sent.pop_back() {
             self.outbox.push_front(post);
         }
         for sync in self.sync.values_mut() {

@@ -76,6 +76,8 @@ impl Cluster {
 
     /// The last member here left `room`: stop following it.
     pub fn drop_room(&mut self, room: &str) {
+        // Nobody here is waiting to see these come back any more.
+        self.confirm(room, u64::MAX);
         if self.sync.remove(room).is_some() && self.up {
             let channel = scripts::channel(room);
             self.command(SUB, &[b"UNSUBSCRIBE", channel.as_bytes()], None);
@@ -161,15 +163,55 @@ impl Cluster {
         let Some(post) = self.in_flight.pop_front() else {
             return;
         };
-        self.outbox_bytes = self.outbox_bytes.saturating_sub(post.size());
         let parts = reply.as_array().unwrap_or_default();
         let first = parts.first().and_then(Resp::as_int).unwrap_or(0);
         let second = parts.get(1);
         if first > 0 {
             self.stats.published += 1;
         }
+        let message = matches!(
+            post.event.kind,
+            Some(Kind::Say | Kind::Plain | Kind::Whisper)
+        );
+        if first > 0 && message {
+            // Kept (and counted) until it comes back on our subscription.
+            if self.sent.len() >= MAX_IN_FLIGHT
+                && let Some(oldest) = self.sent.pop_front()
+            {
+                self.outbox_bytes = self.outbox_bytes.saturating_sub(oldest.size());
+            }
+            self.sent.push_back(Post {
+                room: post.room.clone(),
+                event: post.event.clone(),
+                fold: post.fold.clone(),
+                info: post.info.clone(),
+                target: post.target.clone(),
+                // Answered already; when posted again, shown here on its way back.
+                reply: ReplyTo::Nobody,
+                shown: false,
+            });
+        } else {
+            self.outbox_bytes = self.outbox_bytes.saturating_sub(post.size());
+        }
         on_posted(self, post, first, second, rooms);
         self.pump();
+    }
+
+    /// Our post `on` in `room` came back on the subscription (and so did
+    /// every earlier one of ours in that room): Redis published them.
+    pub(super) fn confirm(&mut self, room: &str, on: u64) {
+        if self.sent.is_empty() {
+            return;
+        }
+        let mut freed = 0;
+        self.sent.retain(|p| {
+            let done = p.room == room && p.event.on <= on;
+            if done {
+                freed += p.size();
+            }
+            !done
+        });
+        self.outbox_bytes = self.outbox_bytes.saturating_sub(freed);
     }
 }
 
