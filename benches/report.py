@@ -259,7 +259,7 @@ def main():
         unit = " B/conn" if bytes_ else "×"
         goal = f"{'≥' if target[0] == '>=' else '≤'} {target[1]}{unit}" + (" (info)" if info else "")
         v, detail = get(W)
-        vw, _ = get(WW)
+        vw, werr = get(WW)
 
         def cell(x):
             return "–" if x is None else fmt(x) + (" B" if bytes_ else "×")
@@ -268,7 +268,6 @@ def main():
             if x is None:
                 return err if err == "not run" else "not measured"
             return "info" if info else verdict(x, target)
-        _, werr = get(WW)
         wcell = f"{cell(vw)} {judge(vw, werr)}" if vw is not None else judge(vw, werr)
         tgt_rows.append(f"| {label} | {goal} | {cell(v)} | {detail} | {judge(v, detail)} | {wcell} |")
 

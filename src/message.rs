@@ -115,8 +115,7 @@ impl FrameReader {
                         {
                             return Err(ProtocolError::InvalidUtf8);
                         }
-                        let opcode = header.opcode;
-                        if on_event(Event::Message { opcode, payload }) == Flow::Stop {
+                        if self.deliver(&header, header.opcode, payload, on_event) == Flow::Stop {
                             return Ok(Flow::Stop);
                         }
                         if data.is_empty() {

@@ -127,22 +127,18 @@ impl OutQueue {
     /// Writes as much as the socket takes.
     pub fn write_to(&mut self, out: &mut impl Write) -> io::Result<Flushed> {
         while let Some(front) = self.chunks.front() {
+            let head = front.bytes().get(self.head_written..).unwrap_or(&[]);
             let result = if self.chunks.len() == 1 {
                 // One chunk (the usual case: replies to one read) goes out
                 // with a plain write: on Linux that is send(2), cheaper in
                 // the kernel than writev(2), and no slice table to fill.
-                out.write(front.bytes().get(self.head_written..).unwrap_or(&[]))
+                out.write(head)
             } else {
                 let mut slices = [IoSlice::new(&[]); MAX_IOV];
-                let mut n = 0;
-                for (i, chunk) in self.chunks.iter().take(MAX_IOV).enumerate() {
-                    let bytes = chunk.bytes();
-                    let bytes = if i == 0 {
-                        bytes.get(self.head_written..).unwrap_or(&[])
-                    } else {
-                        bytes
-                    };
-                    slices[n] = IoSlice::new(bytes);
+                slices[0] = IoSlice::new(head);
+                let mut n = 1;
+                for chunk in self.chunks.iter().skip(1).take(MAX_IOV - 1) {
+                    slices[n] = IoSlice::new(chunk.bytes());
                     n += 1;
                 }
                 out.write_vectored(&slices[..n])

@@ -160,7 +160,7 @@ impl Cluster {
     }
 
     pub(super) fn on_post_reply(&mut self, reply: Resp, rooms: &mut Rooms) {
-        let Some(post) = self.in_flight.pop_front() else {
+        let Some(mut post) = self.in_flight.pop_front() else {
             return;
         };
         let parts = reply.as_array().unwrap_or_default();
@@ -169,31 +169,26 @@ impl Cluster {
         if first > 0 {
             self.stats.published += 1;
         }
-        let message = matches!(
-            post.event.kind,
-            Some(Kind::Say | Kind::Plain | Kind::Whisper)
-        );
-        if first > 0 && message {
-            // Kept (and counted) until it comes back on our subscription.
+        // A published message is kept (and counted) until it comes back on
+        // our subscription; anything else is done with.
+        let keep = first > 0
+            && matches!(
+                post.event.kind,
+                Some(Kind::Say | Kind::Plain | Kind::Whisper)
+            );
+        if !keep {
+            self.outbox_bytes = self.outbox_bytes.saturating_sub(post.size());
+        }
+        // Takes the reply out: posted again, it waits for none.
+        on_posted(self, &mut post, first, second, rooms);
+        if keep {
             if self.sent.len() >= MAX_IN_FLIGHT
                 && let Some(oldest) = self.sent.pop_front()
             {
                 self.outbox_bytes = self.outbox_bytes.saturating_sub(oldest.size());
             }
-            self.sent.push_back(Post {
-                room: post.room.clone(),
-                event: post.event.clone(),
-                fold: post.fold.clone(),
-                info: post.info.clone(),
-                target: post.target.clone(),
-                // Answered already; when posted again, shown here on its way back.
-                reply: ReplyTo::Nobody,
-                shown: false,
-            });
-        } else {
-            self.outbox_bytes = self.outbox_bytes.saturating_sub(post.size());
+            self.sent.push_back(post);
         }
-        on_posted(self, post, first, second, rooms);
         self.pump();
     }
 
@@ -215,16 +210,18 @@ impl Cluster {
     }
 }
 
-/// Redis answered a post.
+/// Redis answered a post: whoever waited for the answer gets it (the
+/// post's `reply` is taken, and `Nobody` left in its place).
 pub fn on_posted(
     cl: &mut Cluster,
-    post: Post,
+    post: &mut Post,
     first: i64,
     second: Option<&Resp>,
     rooms: &mut Rooms,
 ) {
+    let reply = std::mem::replace(&mut post.reply, ReplyTo::Nobody);
     let registering = matches!(post.event.kind, Some(Kind::Hello | Kind::Join));
-    if registering && first >= 0 && !still_here(rooms, &post) {
+    if registering && first >= 0 && !still_here(rooms, &post.room, &reply) {
         // It left while its registration was on the way: Redis now holds a
         // member (and maybe a name) that is gone. Take it back.
         return unregister(cl, post);
@@ -239,7 +236,7 @@ pub fn on_posted(
             .and_then(|r| r.member(key))
             .is_some_and(|m| m.id == id)
     };
-    match post.reply {
+    match reply {
         ReplyTo::Nobody => {}
         ReplyTo::Ack {
             key,
@@ -360,25 +357,25 @@ pub fn register_everyone(cl: &mut Cluster, rooms: &mut Rooms) {
 }
 
 /// Is the member a registration was for still in its room here?
-fn still_here(rooms: &Rooms, post: &Post) -> bool {
-    let (ReplyTo::Hello { key, id, .. } | ReplyTo::Registered { key, id }) = post.reply else {
+fn still_here(rooms: &Rooms, room: &str, reply: &ReplyTo) -> bool {
+    let (ReplyTo::Hello { key, id, .. } | ReplyTo::Registered { key, id }) = *reply else {
         return true;
     };
-    let room = rooms.index_of(&post.room).and_then(|i| rooms.get(i));
+    let room = rooms.index_of(room).and_then(|i| rooms.get(i));
     room.and_then(|r| r.member(key)).is_some_and(|m| m.id == id)
 }
 
 /// Posts the leave of a member that left before Redis registered it.
-fn unregister(cl: &mut Cluster, post: Post) {
+fn unregister(cl: &mut Cluster, post: &Post) {
     cl.post(Post {
-        room: post.room,
+        room: post.room.clone(),
         event: Event {
             kind: Some(Kind::Leave),
-            member: post.event.member,
-            name: post.event.name,
+            member: post.event.member.clone(),
+            name: post.event.name.clone(),
             ..Event::default()
         },
-        fold: post.fold,
+        fold: post.fold.clone(),
         info: String::new(),
         target: String::new(),
         reply: ReplyTo::Nobody,
