@@ -50,6 +50,8 @@ pub struct Config {
     pub deflate_min: usize,
     /// LZ77 window bits for `dedicated` mode (9..=15).
     pub deflate_window: u8,
+    /// zlib compression level, 1 (fastest) ..= 9 (smallest).
+    pub deflate_level: u8,
     /// `--redis URL`: rooms span every node of the cluster this Redis
     /// defines (None: one node, no Redis).
     pub redis: Option<crate::cluster::url::RedisUrl>,
@@ -74,6 +76,7 @@ impl Default for Config {
             deflate: crate::deflate::negotiate::Mode::Shared,
             deflate_min: 1024,
             deflate_window: 12,
+            deflate_level: crate::deflate::codec::DEFAULT_LEVEL,
             operator: false,
             push_interval: (Duration::from_secs(3), Duration::from_secs(8)),
             uploads: PathBuf::from("uploads"),
@@ -190,6 +193,9 @@ usage: wsloop [options]
                             counted in --max-memory; off = decline (default shared)
   --deflate-min BYTES       shorter messages are sent uncompressed (default 1024)
   --deflate-window BITS     LZ77 window for dedicated mode, 9..15 (default 12)
+  --deflate-level N         zlib level, 1 (fastest) .. 9 (smallest): compression
+                            runs on the loop, so it is every client's latency
+                            (default 1)
   --redis URL               redis://[[user]:password@]host[:port][/db]: rooms span
                             every wsloop node that uses this Redis (one order per
                             room, names unique across nodes); without it, one node.
@@ -301,6 +307,12 @@ pub fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Command, Str
                 config.deflate_window = number(&flag, &value()?)?;
                 if !(9..=15).contains(&config.deflate_window) {
                     return Err("--deflate-window must be 9 to 15".into());
+                }
+            }
+            "--deflate-level" => {
+                config.deflate_level = number(&flag, &value()?)?;
+                if !(1..=9).contains(&config.deflate_level) {
+                    return Err("--deflate-level must be 1 to 9".into());
                 }
             }
             "--redis" => {

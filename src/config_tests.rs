@@ -115,6 +115,10 @@ fn deflate_flags() {
     assert!(parse(&["--deflate", "fast"]).is_err());
     assert!(parse(&["--deflate-window", "8"]).is_err());
     assert!(parse(&["--deflate-window", "16"]).is_err());
+    assert_eq!(parse(&[]).unwrap().deflate_level, 1);
+    assert_eq!(parse(&["--deflate-level", "9"]).unwrap().deflate_level, 9);
+    assert!(parse(&["--deflate-level", "0"]).is_err());
+    assert!(parse(&["--deflate-level", "10"]).is_err());
 }
 
 #[test]

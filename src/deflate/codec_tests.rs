@@ -1,7 +1,7 @@
 use super::*;
 
 fn roundtrip(msg: &[u8], bits: u8) -> Vec<u8> {
-    let mut d = Deflater::new(bits);
+    let mut d = Deflater::new(bits, DEFAULT_LEVEL);
     let mut wire = Vec::new();
     d.compress(msg, &mut wire);
     assert!(!wire.ends_with(&TAIL) || msg.is_empty(), "tail stripped");
@@ -30,10 +30,39 @@ fn s7_2_roundtrip_sizes() {
 }
 
 #[test]
+fn every_level_inflates_to_the_message_and_9_is_no_larger_than_1() {
+    // Text with structure at several distances, like JSON: the levels
+    // differ in how hard they search for matches, not in what they mean.
+    let msg: Vec<u8> = (0..20_000u32)
+        .flat_map(|i| format!("{{\"seq\":{i},\"name\":\"user{}\"}},", i % 97).into_bytes())
+        .collect();
+    let mut sizes = Vec::new();
+    for level in 1..=9 {
+        let mut wire = Vec::new();
+        Deflater::new(15, level).compress(&msg, &mut wire);
+        let mut got = Vec::new();
+        Inflater::new(15)
+            .inflate(&wire, true, 0, u64::MAX, &mut |b| {
+                got.extend_from_slice(b);
+                true
+            })
+            .unwrap();
+        assert!(got == msg, "level {level} inflates to something else");
+        sizes.push(wire.len());
+    }
+    assert!(
+        sizes[8] <= sizes[0],
+        "level 9 {} > level 1 {}",
+        sizes[8],
+        sizes[0]
+    );
+}
+
+#[test]
 fn s7_2_1_reset_between_messages() {
     // The second message must not refer to the first (no context takeover):
     // a fresh inflater must read it.
-    let mut d = Deflater::new(15);
+    let mut d = Deflater::new(15, DEFAULT_LEVEL);
     let mut a = Vec::new();
     d.compress(b"repeat repeat repeat repeat", &mut a);
     let mut b = Vec::new();
@@ -83,7 +112,7 @@ fn s7_2_3_4_bfinal_block_is_accepted() {
 fn s7_2_2_split_input_across_frames() {
     let msg = vec![b'x'; 100_000];
     let mut wire = Vec::new();
-    Deflater::new(15).compress(&msg, &mut wire);
+    Deflater::new(15, DEFAULT_LEVEL).compress(&msg, &mut wire);
     let mut i = Inflater::new(15);
     let mut total = 0;
     let mut n = 0;
@@ -103,7 +132,8 @@ fn s7_2_2_split_input_across_frames() {
 fn bomb_stops_at_the_limit_in_bounded_steps() {
     let msg = vec![0u8; 64 << 20];
     let mut wire = Vec::new();
-    Deflater::new(15).compress(&msg, &mut wire);
+    // Built as an attacker would: at the level that packs it tightest.
+    Deflater::new(15, 9).compress(&msg, &mut wire);
     assert!(wire.len() < 128 * 1024, "{}", wire.len());
     let mut i = Inflater::new(15);
     let mut biggest = 0;
@@ -143,7 +173,7 @@ fn corrupt_data_is_an_error() {
 #[test]
 fn sink_rejection_stops_inflation() {
     let mut wire = Vec::new();
-    Deflater::new(15).compress(&[0xff; 5000], &mut wire);
+    Deflater::new(15, DEFAULT_LEVEL).compress(&[0xff; 5000], &mut wire);
     let mut i = Inflater::new(15);
     assert_eq!(
         i.inflate(&wire, true, 0, u64::MAX, &mut |_| false),
@@ -208,7 +238,7 @@ fn s7_1_1_our_history_as_a_dictionary_inflates_on_a_streaming_peer() {
     // with the last 2^bits bytes of what we sent as its dictionary; a peer
     // that keeps one zlib stream must read exactly our messages.
     for bits in [9u8, 12, 15] {
-        let mut d = Deflater::new(bits);
+        let mut d = Deflater::new(bits, DEFAULT_LEVEL);
         let mut peer = StreamingPeer::new(bits);
         let mut history = Vec::new();
         let (mut with, mut without) = (0, 0);

@@ -34,9 +34,10 @@ pub const RSV1: u8 = 0b100;
 /// The loop-wide codec: one decompressor (15-bit window, enough for any
 /// client window) and a compressor per server window size asked for, each
 /// created on first use. Per thread: the server has one loop thread.
-#[derive(Default)]
 struct Loop {
     inflater: Option<Inflater>,
+    /// zlib level of the compressors (`--deflate-level`).
+    level: u8,
     /// Index: window bits - 9 (9..=15).
     deflaters: [Option<Deflater>; 7],
     /// Compressed bytes of the message being sent (reused).
@@ -44,7 +45,22 @@ struct Loop {
 }
 
 thread_local! {
-    static LOOP: RefCell<Loop> = RefCell::new(Loop::default());
+    static LOOP: RefCell<Loop> = RefCell::new(Loop {
+        inflater: None,
+        level: codec::DEFAULT_LEVEL,
+        deflaters: Default::default(),
+        scratch: Vec::new(),
+    });
+}
+
+/// Sets the zlib level (`--deflate-level`, 1..=9) of this thread's
+/// compressors: called by the loop before it serves anyone.
+pub fn set_level(level: u8) {
+    LOOP.with(|l| {
+        let mut l = l.borrow_mut();
+        l.level = level.clamp(1, 9);
+        l.deflaters = Default::default();
+    });
 }
 
 /// The read side for connections that agreed on no context takeover from
@@ -149,13 +165,16 @@ pub fn compress_frame_after(
     LOOP.with(|l| {
         let mut l = l.borrow_mut();
         let Loop {
-            deflaters, scratch, ..
+            deflaters,
+            scratch,
+            level,
+            ..
         } = &mut *l;
         let slot = usize::from(bits - 9);
         let Some(deflater) = deflaters.get_mut(slot) else {
             return;
         };
-        let deflater = deflater.get_or_insert_with(|| Deflater::new(bits));
+        let deflater = deflater.get_or_insert_with(|| Deflater::new(bits, *level));
         scratch.clear();
         deflater.compress_after(history, payload, scratch);
         trace!(

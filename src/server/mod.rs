@@ -212,6 +212,8 @@ impl Server {
     /// Runs until a signal or `/quit` has closed every client.
     pub fn run(&mut self) -> io::Result<()> {
         let mut events = Events::with_capacity(1024);
+        // The codec is the loop thread's own: set up here, where it runs.
+        crate::deflate::set_level(self.shared.config.deflate_level);
         loop {
             // The clock read after the last poll, plus this turn's work: the
             // sleep may end a few microseconds after the deadline, never
