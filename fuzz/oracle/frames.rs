@@ -4,7 +4,7 @@
 //! `wsloop::message::FrameReader`, fed the same stream whole and in pieces,
 //! gives exactly the same frames, messages and verdict.
 //!
-//! Shared by `fuzz_targets/frames.rs` (libFuzzer) and `tests/fuzz_corpus.rs`
+//! Shared by `fuzz_targets/frames.rs` (libFuzzer) and `tests/integration/fuzz_corpus.rs`
 //! (replays the committed corpus and every regression on stable `cargo test`).
 //! It imports nothing from the server but the reader it checks.
 

@@ -1,4 +1,4 @@
-//! The check of `fuzz_targets/handshake.rs`, shared with `tests/fuzz_corpus.rs`
+//! The check of `fuzz_targets/handshake.rs`, shared with `tests/integration/fuzz_corpus.rs`
 //! (which replays the committed corpus and regressions on stable Rust):
 //! the request-head parser and upgrade checks on arbitrary bytes, fed in
 //! arbitrary pieces; any input is accepted or refused, never a panic.

@@ -1,4 +1,4 @@
-//! The check of `fuzz_targets/resp.rs`, shared with `tests/fuzz_corpus.rs`
+//! The check of `fuzz_targets/resp.rs`, shared with `tests/integration/fuzz_corpus.rs`
 //! (which replays the committed corpus and regressions on stable Rust):
 //! `wsloop::cluster::resp` on arbitrary bytes. `parse` never panics, and
 //! `RespReader` fed the stream in one push and in arbitrary pieces gives

@@ -1,4 +1,4 @@
-"""python-websockets against wsloop with permessage-deflate (tests/deflate.rs).
+"""python-websockets against wsloop with permessage-deflate (tests/integration/deflate.rs).
 
 python-websockets offers permessage-deflate by default and compresses every
 message it sends; it inflates what the server compresses. Usage:

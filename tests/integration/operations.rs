@@ -4,7 +4,7 @@
 //! `--reuse-port` (two processes share one port; without it the second
 //! one fails to start).
 
-mod common;
+use crate::common;
 
 use std::collections::{HashMap, HashSet};
 use std::io::Write;

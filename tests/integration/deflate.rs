@@ -4,7 +4,7 @@
 //! the wrong place 1002), and interoperation with python-websockets, an
 //! independent client that compresses by default.
 
-mod common;
+use crate::common;
 
 use std::io::Write;
 use std::net::TcpStream;

@@ -5,11 +5,11 @@
 
 use std::path::Path;
 
-#[path = "../fuzz/oracle/frames.rs"]
+#[path = "../../fuzz/oracle/frames.rs"]
 mod frames;
-#[path = "../fuzz/oracle/handshake.rs"]
+#[path = "../../fuzz/oracle/handshake.rs"]
 mod handshake;
-#[path = "../fuzz/oracle/resp.rs"]
+#[path = "../../fuzz/oracle/resp.rs"]
 mod resp;
 
 /// Runs `check` on every file under fuzz/<dir>/<target>/; returns how many.

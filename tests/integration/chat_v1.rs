@@ -2,7 +2,7 @@
 //! clients that offer it in `Sec-WebSocket-Protocol` (§1.9, §4.2.2), mixed
 //! with plain clients in the same rooms.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeSet;
 use std::io::Write;

@@ -2,11 +2,11 @@
 //! section (RFC 6455 unless the name says `rfc9110`/`rfc9112`); read top to
 //! bottom, the list is the spec's server-side MUSTs. A test with a plain
 //! name pins robustness the RFC does not spell out (chunking, pipelining).
-//! The MUSTs that need more set-up are in `tests/musts.rs`.
+//! The MUSTs that need more set-up are in `tests/integration/musts.rs`.
 //! These run at the default log level with stderr unread (`Server::start_at_default_log`):
 //! blocking log output would stall them.
 
-mod common;
+use crate::common;
 
 use std::io::Write;
 use std::thread::sleep;

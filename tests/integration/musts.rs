@@ -9,7 +9,7 @@
 //! fail on a reserved close code and on any frame but a pong after the
 //! server's close.
 
-mod common;
+use crate::common;
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};

@@ -4,7 +4,7 @@
 //! no zlib state per connection, only the last 2^window bytes of each
 //! direction (src/deflate/context.rs); these tests say that is enough.
 
-mod common;
+use crate::common;
 
 use std::io::Write;
 use std::net::TcpStream;

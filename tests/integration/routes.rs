@@ -2,7 +2,7 @@
 //! (`--operator`, driven through a piped stdin), `/guest`, `/upload` and
 //! `/inspect`.
 
-mod common;
+use crate::common;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
