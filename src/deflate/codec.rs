@@ -35,8 +35,8 @@ pub enum InflateError {
 /// The loop compresses on the thread that serves every client, so each
 /// microsecond spent here is a microsecond of everyone's latency. Measured
 /// on a 16 KiB JSON echo (`benches/`, one run): level 6 (zlib's default)
-/// cost 446-486 µs of server CPU per message and sent 4,311 bytes; level 1
-/// cost 262-269 µs and sent 4,877 (13 % more bytes for 42 % less CPU).
+/// cost 475-493 µs of server CPU per message and sent 4,312 bytes; level 1
+/// cost 283-288 µs and sent 4,878 (13 % more bytes for 41 % less CPU).
 pub const DEFAULT_LEVEL: u8 = 1;
 
 /// A compressor for whole messages, reset after each one.
