@@ -53,12 +53,13 @@ thread_local! {
     });
 }
 
-/// Sets the zlib level (`--deflate-level`, 1..=9) of this thread's
+/// Sets the zlib level (`--deflate-level`, 1..=9, checked by the config;
+/// [`Deflater::new`] keeps it in zlib's range) of this thread's
 /// compressors: called by the loop before it serves anyone.
 pub fn set_level(level: u8) {
     LOOP.with(|l| {
         let mut l = l.borrow_mut();
-        l.level = level.clamp(1, 9);
+        l.level = level;
         l.deflaters = Default::default();
     });
 }

@@ -104,9 +104,10 @@ pub struct Cluster {
     outbox: VecDeque<Post>,
     in_flight: VecDeque<Post>,
     /// Messages Redis answered whose event has not come back on our own
-    /// subscription yet. Redis writes the reply before the publish, so a
-    /// Redis that dies between the two leaves the other nodes with the
-    /// message and this one without it (its log dies too). If the link
+    /// subscription yet. The reply and the publish are two separate writes
+    /// of Redis, so a Redis that dies between them can leave the other
+    /// nodes with the message and this one without it (its log dies too),
+    /// or the other way round. If the link
     /// drops, they are posted again; every node applies a post once per
     /// origin and number, so only the nodes that missed it show it.
     sent: VecDeque<Post>,

@@ -171,11 +171,7 @@ impl Cluster {
         }
         // A published message is kept (and counted) until it comes back on
         // our subscription; anything else is done with.
-        let keep = first > 0
-            && matches!(
-                post.event.kind,
-                Some(Kind::Say | Kind::Plain | Kind::Whisper)
-            );
+        let keep = first > 0 && post.event.kind.is_some_and(Kind::is_message);
         if !keep {
             self.outbox_bytes = self.outbox_bytes.saturating_sub(post.size());
         }
