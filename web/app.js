@@ -69,6 +69,13 @@
     if (code >= 4000 && code <= 4999) return 'application defined';
     return 'unknown';
   }
+  // The caret goes to the message box when a connection opens, unless it is
+  // in one of the form's text fields and Enter there was not what connected:
+  // a name or room typed while the connection opens stays in its field.
+  function mayTakeCaret(submittedFrom) {
+    const a = document.activeElement;
+    return !(a === el.url || a === el.name || a === el.room) || a === submittedFrom;
+  }
   function isNearBottom() { return el.log.scrollHeight - el.log.scrollTop - el.log.clientHeight < 40; }
 
   // Add an entry to the log. parts: array of [className, text] rendered as spans.
@@ -183,7 +190,9 @@
     render();
   }
 
-  function open(isRetry) {
+  // submittedFrom: what had the caret when the form was submitted (none for
+  // retries and route changes)
+  function open(isRetry, submittedFrom) {
     const url = el.url.value.trim();
     const u = parseUrl(url);
     if (!u || (u.protocol !== 'ws:' && u.protocol !== 'wss:')) {
@@ -240,7 +249,7 @@
       }
       if (mode === 'inspect') { el.frames.textContent = ''; frameCount = 0; }
       render();
-      el.message.focus();
+      if (mayTakeCaret(submittedFrom)) el.message.focus();
     };
     sock.onmessage = (ev) => { if (sock === ws) onMessage(ev.data); };
     sock.onerror = () => { /* the close event follows and carries the details */ };
@@ -554,8 +563,9 @@
   el.form.addEventListener('submit', (e) => {
     e.preventDefault();
     cancelRetry();
+    const from = document.activeElement;
     if (ws && (ws.readyState === WebSocket.OPEN || ws.readyState === WebSocket.CONNECTING)) disconnect();
-    open(false);
+    open(false, from);
   });
   el.disconnect.addEventListener('click', disconnect);
   el.composer.addEventListener('submit', (e) => { e.preventDefault(); sendMessage(); });
