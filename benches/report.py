@@ -205,6 +205,25 @@ def git_rev(path):
         return "?"
 
 
+def method(meta):
+    """How the figures were taken: runs since BENCH_PROCS spread the core rows over fresh
+    processes; older runs took 5 repetitions from one process per scenario."""
+    procs = meta.get("procs")
+    if not procs:
+        return ("Each figure: **median** (min–max) of 5 repetitions (`BENCH_REPS`) of 2 s after a 1 s "
+                "warm-up, each server started fresh for each scenario.")
+    reps = meta.get("proc_reps", 1)
+    per = "one repetition" if reps == 1 else f"{reps} repetitions"
+    secs, warm = meta.get("rep_secs", 2), meta.get("warmup", 1)
+    return (f"Core rows (echo, ping-pong, broadcast, upgrades): **median** (min–max) over {procs} fresh "
+            f"processes of each server (`BENCH_PROCS`), {per} of {secs:g} s each after a {warm:g} s warm-up "
+            "(`BENCH_PROC_REPS`), started in turns: every server once, then every server again, and so on. "
+            "Why: on this VM one process can run ~30 % faster or slower than the next, raw TCP as much as "
+            "wsloop, while repetitions inside one process agree within 1 %; the min–max is that spread. "
+            f"Deflate and cluster rows: median (min–max) of {meta.get('reps', 5)} repetitions (`BENCH_REPS`) "
+            f"of {secs:g} s in one fresh process per row.")
+
+
 def main():
     src, out_md, out_svg = sys.argv[1:4]
     runs, meta = load(src)
@@ -224,8 +243,7 @@ def main():
     L.append(f"Machine: `nproc` = {nproc}, CPU: {cpu}, kernel {kernel}, memory {mem}; "
              f"ulimit -n {meta.get('nofile', '?')}, {meta.get('ports', '?')} local ports.  ")
     L.append("Server pinned to CPU 0 (`taskset -c 0`), load generator to CPU 1 (`taskset -c 1`); "
-             "all traffic on 127.0.0.1. Each figure: **median** (min–max) of 5 repetitions (`BENCH_REPS`) of 2 s after a 1 s "
-             "warm-up, each server started fresh for each scenario. Server CPU = utime+stime of the whole server "
+             "all traffic on 127.0.0.1. " + method(meta) + " Server CPU = utime+stime of the whole server "
              "process (/proc/PID/stat, all threads) over the repetition; *ns/op* = server CPU ÷ operations. "
              "Load generator CPU is reported next to it: near 100 % means the load generator, not the server, "
              "was the limit for that row. *other CPU* = CPU used by every other process on the machine during "
