@@ -21,10 +21,9 @@ const SCREENSHOT = path.join(WEB_DIR, 'screenshot.png');
 const TIMEOUT = 10000;
 
 let browser = null;
-let server = null;         // { proc, port }
+let server = null;         // { proc, port, host, stderr() }
 let uploadsDir = null;
 const pageLogs = [];       // { label, errors: [], dialogs: [] }
-let serverErr = () => '';
 let outage = null;         // { start, end, port } — window in which the server was deliberately down
 
 // ---------- server ----------
@@ -35,7 +34,6 @@ function startServer(port) {
       env: { ...process.env, RUST_LOG: process.env.RUST_LOG || 'warn' },
     });
     let out = '', errText = '', done = false;
-    serverErr = () => errText;
     const timer = setTimeout(() => finish(new Error('wsloop did not print "listening on" within 10 s; stderr: ' + errText)), 10000);
     function finish(err, val) {
       if (done) return;
@@ -46,7 +44,7 @@ function startServer(port) {
     proc.stdout.on('data', (d) => {
       out += d;
       const m = /listening on ([0-9.]+):(\d+)/.exec(out);
-      if (m) finish(null, { proc, port: Number(m[2]), host: m[1] });
+      if (m) finish(null, { proc, port: Number(m[2]), host: m[1], stderr: () => errText });
     });
     proc.stderr.on('data', (d) => { errText += d; if (errText.length > 20000) errText = errText.slice(-10000); });
     proc.on('error', (e) => finish(e));
@@ -107,7 +105,7 @@ async function waitMember(page, name) {
   } catch (e) {
     const members = await page.$eval('#members', (n) => n.textContent).catch(() => '?');
     const log = await logText(page).catch(() => '?');
-    e.message += `\n  members: ${members}\n  page log: ${log}\n  server stderr (tail): ${serverErr().slice(-4000)}`;
+    e.message += `\n  members: ${members}\n  page log: ${log}\n  server stderr (tail): ${server ? server.stderr().slice(-4000) : ''}`;
     throw e;
   }
 }
@@ -164,7 +162,7 @@ test('0. a bare page load connects at once; a newcomer types, presses Enter, and
     await waitState(n.page, 'OPEN');
     const name = await n.page.inputValue('#name');
     assert.match(name, /^guest-\d{4}$/);
-    await n.page.waitForSelector(`#members [data-member="${name}"]`);
+    await waitMember(n.page, name);
     await n.page.keyboard.type('hello from a newcomer');
     await n.page.keyboard.press('Enter');
     await n.page.locator('#log li', { hasText: 'hello from a newcomer' }).first().waitFor();
@@ -392,7 +390,7 @@ test('5. server killed -> CLOSED 1006; restarted on the same port -> page reconn
     assert.equal(server.port, port);
     await waitState(r.page, 'OPEN', 20000);
     outage.end = Date.now();
-    await r.page.waitForSelector('#members [data-member="rita"]');
+    await waitMember(r.page, 'rita');
     // a user-initiated Disconnect does not reconnect
     await r.page.click('#disconnect');
     await waitState(r.page, 'CLOSED');
