@@ -131,6 +131,7 @@ impl Handle<'_> {
     /// Queues one whole message as a single FIN frame.
     /// Compressed (RFC 7692) when the connection agreed on deflate and the
     /// message is worth it.
+    #[inline(always)]
     pub fn send(&mut self, opcode: Opcode, payload: &[u8]) {
         if !self.open {
             return;
@@ -208,6 +209,7 @@ impl Handle<'_> {
 }
 
 /// Queues one FIN frame on `out`.
+#[inline(always)]
 pub(crate) fn queue_frame(out: &mut OutQueue, id: u64, opcode: Opcode, payload: &[u8]) {
     trace!(
         "> #{} FIN {} unmasked len={} {}",
@@ -217,7 +219,7 @@ pub(crate) fn queue_frame(out: &mut OutQueue, id: u64, opcode: Opcode, payload: 
         first_bytes(payload)
     );
     if payload.len() < LARGE_PAYLOAD {
-        out.append(|buf| frame::encode_frame(buf, opcode, payload));
+        out.append_frame(opcode, payload);
     } else {
         // A large payload gets a (pooled) buffer of its own rather than
         // growing the tail buffer, which would copy it on every growth.

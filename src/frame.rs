@@ -138,6 +138,7 @@ impl FrameHeader {
     /// [`FrameHeader::parse`] on a connection whose extension defines the
     /// reserved bits in `allowed_rsv` (0b100: RSV1, permessage-deflate).
     /// RSV1 on a control frame is still an error (RFC 7692 §6.1).
+    #[inline(always)]
     pub fn parse_with(buf: &[u8], allowed_rsv: u8) -> Result<Option<FrameHeader>, ProtocolError> {
         let (b0, b1) = match buf {
             [b0, b1, ..] => (*b0, *b1),
@@ -208,16 +209,20 @@ impl FrameHeader {
 
 /// Appends a server frame header to `out`: FIN set, never masked (§5.1:
 /// "A server MUST NOT mask any frames"), with the shortest length encoding.
+#[inline(always)]
 pub fn encode_header(out: &mut Vec<u8>, opcode: Opcode, payload_len: usize) {
     encode_header_rsv(out, opcode, 0, payload_len);
 }
 
 /// [`encode_header`] with reserved bits set (`0b100`: RSV1, the first
 /// frame of a compressed message, RFC 7692 §6).
+#[inline(always)]
 pub fn encode_header_rsv(out: &mut Vec<u8>, opcode: Opcode, rsv: u8, payload_len: usize) {
     let b0 = 0x80 | ((rsv & 0x07) << 4) | opcode.bits();
     if payload_len < 126 {
-        out.extend_from_slice(&[b0, payload_len as u8]);
+        // Two pushes, not a two-byte slice: no call to memcpy per frame.
+        out.push(b0);
+        out.push(payload_len as u8);
     } else if payload_len <= usize::from(u16::MAX) {
         let len = (payload_len as u16).to_be_bytes();
         out.extend_from_slice(&[b0, 126, len[0], len[1]]);
@@ -229,6 +234,7 @@ pub fn encode_header_rsv(out: &mut Vec<u8>, opcode: Opcode, rsv: u8, payload_len
 }
 
 /// Appends a whole unmasked server frame (FIN, one frame per message) to `out`.
+#[inline(always)]
 pub fn encode_frame(out: &mut Vec<u8>, opcode: Opcode, payload: &[u8]) {
     out.reserve(payload.len() + 10);
     encode_header(out, opcode, payload.len());

@@ -8,7 +8,7 @@
 //! one read is handed out straight from the read buffer, without a copy;
 //! only a message split across reads or frames is gathered here.
 
-use crate::error::{ProtocolError, close_code};
+use crate::error::ProtocolError;
 use crate::frame::{FrameHeader, MAX_HEADER_LEN, Opcode, unmask};
 use crate::pool;
 use crate::utf8::Utf8Validator;
@@ -16,6 +16,12 @@ use crate::utf8::Utf8Validator;
 #[path = "message_inflate.rs"]
 mod inflate;
 pub use inflate::Inflate;
+#[path = "message_control.rs"]
+mod control;
+pub use control::parse_close;
+#[path = "message_whole.rs"]
+mod whole;
+use whole::SMALL_HEADER_LEN;
 
 /// What the reader hands to the connection.
 #[derive(Debug, PartialEq, Eq)]
@@ -38,6 +44,19 @@ pub enum Event<'a> {
         code: Option<u16>,
         reason: &'a str,
     },
+}
+
+/// Where the reader's events go: any `FnMut(Event) -> Flow`, or a type of
+/// its own whose handler can be inlined into the reader's loop.
+pub trait EventSink {
+    fn event(&mut self, event: Event<'_>) -> Flow;
+}
+
+impl<F: FnMut(Event<'_>) -> Flow> EventSink for F {
+    #[inline(always)]
+    fn event(&mut self, event: Event<'_>) -> Flow {
+        self(event)
+    }
 }
 
 /// Whether the reader should go on with the bytes after an event.
@@ -78,23 +97,43 @@ impl FrameReader {
         &mut self,
         data: &mut [u8],
         max_message: u64,
-        on_event: &mut dyn FnMut(Event<'_>) -> Flow,
+        mut on_event: &mut dyn FnMut(Event<'_>) -> Flow,
     ) -> Result<Flow, ProtocolError> {
-        self.feed_with(data, max_message, None, on_event)
+        self.feed_with(data, max_message, None, &mut on_event)
     }
 
     /// [`FrameReader::feed`] on a connection with an extension: RSV1 is
     /// allowed on the first frame of a data message, and such a message is
     /// handed to `ext` whole before it is delivered.
-    pub fn feed_with(
+    ///
+    /// Generic over `on_event` so that the common case below (a whole
+    /// message in one read) calls the connection's handler inline, with no
+    /// call through a pointer per message; the rarer paths take it as a
+    /// `dyn` and are compiled once.
+    #[inline]
+    pub fn feed_with<S: EventSink>(
         &mut self,
         mut data: &mut [u8],
         max_message: u64,
         mut ext: Option<&mut dyn Inflate>,
-        on_event: &mut dyn FnMut(Event<'_>) -> Flow,
+        on_event: &mut S,
     ) -> Result<Flow, ProtocolError> {
         let allowed_rsv = if ext.is_some() { 0b100 } else { 0 };
         loop {
+            // The commonest frame of all, a small whole message, in one
+            // look at its first two bytes.
+            if let Some((opcode, mask, len)) = self.small_whole_message(data, max_message) {
+                let (frame, rest) = std::mem::take(&mut data).split_at_mut(SMALL_HEADER_LEN + len);
+                data = rest;
+                let (_, payload) = frame.split_at_mut(SMALL_HEADER_LEN);
+                if self.deliver_whole(opcode, mask, payload, on_event)? == Flow::Stop {
+                    return Ok(Flow::Stop);
+                }
+                if data.is_empty() {
+                    return Ok(Flow::Continue);
+                }
+                continue;
+            }
             let header = match self.current {
                 Some(header) => header,
                 None => {
@@ -103,19 +142,12 @@ impl FrameReader {
                     };
                     data = &mut data[used..];
                     if let Some(whole) = self.whole_message(&header, data.len(), max_message) {
-                        // The common case, taken in one step: an unfragmented,
-                        // uncompressed data frame that this read holds whole.
+                        // A larger whole message, also taken in one step.
                         let (payload, rest) = std::mem::take(&mut data).split_at_mut(whole);
                         data = rest;
-                        let ascii = unmask(payload, header.mask, 0);
-                        // §8.1: a text message must be valid UTF-8.
-                        if header.opcode == Opcode::Text
-                            && !ascii
-                            && std::str::from_utf8(payload).is_err()
+                        if self.deliver_whole(header.opcode, header.mask, payload, on_event)?
+                            == Flow::Stop
                         {
-                            return Err(ProtocolError::InvalidUtf8);
-                        }
-                        if self.deliver(&header, header.opcode, payload, on_event) == Flow::Stop {
                             return Ok(Flow::Stop);
                         }
                         if data.is_empty() {
@@ -134,7 +166,9 @@ impl FrameReader {
             let (chunk, rest) = std::mem::take(&mut data).split_at_mut(take);
             data = rest;
             let ext = ext.as_deref_mut().map(|e| e as &mut dyn Inflate);
-            if self.payload_chunk(&header, chunk, max_message, ext, on_event)? == Flow::Stop {
+            let flow =
+                self.payload_chunk(&header, chunk, max_message, ext, &mut |e| on_event.event(e))?;
+            if flow == Flow::Stop {
                 return Ok(Flow::Stop);
             }
             if data.is_empty() {
@@ -183,21 +217,6 @@ impl FrameReader {
                 Ok(None)
             }
         }
-    }
-
-    /// The payload length of a frame that is a whole message on its own —
-    /// FIN set, Text or Binary, no RSV bit, no message in progress, within
-    /// `max_message` — when `available` bytes hold all of it. Such a frame
-    /// needs none of the state below; every other frame takes the long way.
-    fn whole_message(&self, header: &FrameHeader, available: usize, max: u64) -> Option<usize> {
-        let plain = header.fin
-            && header.rsv == 0
-            && matches!(header.opcode, Opcode::Text | Opcode::Binary)
-            && self.message_opcode.is_none()
-            && !self.observe_frames
-            && header.payload_len <= max;
-        let len = usize::try_from(header.payload_len).ok()?;
-        (plain && len <= available).then_some(len)
     }
 
     /// Checks a new frame against the message in progress (§5.4) and the
@@ -364,50 +383,6 @@ impl FrameReader {
             return Flow::Stop;
         }
         on_event(Event::Message { opcode, payload })
-    }
-
-    fn control_frame(
-        &mut self,
-        header: &FrameHeader,
-        payload: &[u8],
-        on_event: &mut dyn FnMut(Event<'_>) -> Flow,
-    ) -> Result<Flow, ProtocolError> {
-        if self.observe_frames
-            && on_event(Event::Frame {
-                header: *header,
-                payload,
-            }) == Flow::Stop
-        {
-            return Ok(Flow::Stop);
-        }
-        let event = match header.opcode {
-            Opcode::Ping => Event::Ping(payload),
-            Opcode::Pong => Event::Pong(payload),
-            _ => parse_close(payload)?,
-        };
-        Ok(on_event(event))
-    }
-}
-
-/// Validates a close frame's payload (§5.5.1, §7.4).
-pub fn parse_close(payload: &[u8]) -> Result<Event<'_>, ProtocolError> {
-    match payload {
-        [] => Ok(Event::Close {
-            code: None,
-            reason: "",
-        }),
-        [_] => Err(ProtocolError::CloseTooShort),
-        [hi, lo, reason @ ..] => {
-            let code = u16::from_be_bytes([*hi, *lo]);
-            if !close_code::is_valid_on_wire(code) {
-                return Err(ProtocolError::InvalidCloseCode(code));
-            }
-            let reason = std::str::from_utf8(reason).map_err(|_| ProtocolError::InvalidUtf8)?;
-            Ok(Event::Close {
-                code: Some(code),
-                reason,
-            })
-        }
     }
 }
 

@@ -265,3 +265,35 @@ fn empty_messages_and_reader_returns_to_idle() {
     assert_eq!(n, 2);
     assert!(reader.is_idle());
 }
+
+#[test]
+fn small_whole_frames_keep_every_check_of_the_general_path() {
+    // 0, 125 (the last 7-bit length) and 126 (16-bit) bytes in one read:
+    // the first two take the short path, the third the general one.
+    let sizes = [0usize, 125, 126];
+    let mut bytes = Vec::new();
+    for &n in &sizes {
+        bytes.extend(client_frame(0x82, &vec![7u8; n]));
+    }
+    let (events, result) = run(&bytes, bytes.len(), false);
+    assert_eq!(result, Ok(Flow::Continue));
+    let want: Vec<_> = sizes
+        .iter()
+        .map(|&n| Owned::Message(Opcode::Binary, vec![7u8; n]))
+        .collect();
+    assert_eq!(events, want);
+
+    // §5.1: an unmasked small frame is still refused.
+    let (events, result) = run(&[0x81, 0x02, b'h', b'i', 0, 0, 0, 0], 100, false);
+    assert_eq!(result, Err(ProtocolError::UnmaskedFrame));
+    assert!(events.is_empty());
+
+    // --max-message below a small frame's length is still enforced.
+    let mut reader = FrameReader::default();
+    let mut frame = client_frame(0x81, b"hello");
+    let result = reader.feed(&mut frame, 4, &mut |_| Flow::Continue);
+    assert!(matches!(
+        result,
+        Err(ProtocolError::MessageTooBig { size: 5, limit: 4 })
+    ));
+}

@@ -15,18 +15,19 @@
 //! handshake phase; what messages mean is the [`crate::app::App`]'s.
 
 mod closing;
+mod events;
 mod opening;
+
+use events::Dispatcher;
 
 use std::net::SocketAddr;
 use std::time::Instant;
 
-use log::{debug, trace};
-
-use crate::app::{self, App, AppEvent, Handle, PeerAddr};
+use crate::app::{self, App, PeerAddr};
 use crate::config::Config;
-use crate::error::{ProtocolError, close_code};
+use crate::error::ProtocolError;
 use crate::frame::Opcode;
-use crate::message::{Event, Flow, FrameReader};
+use crate::message::FrameReader;
 use crate::outqueue::OutQueue;
 use crate::timers::{TimerKind, Timers};
 
@@ -181,9 +182,13 @@ impl Connection {
                 Some(&mut dedicated)
             }
         };
-        let result = reader.feed_with(data, max, ext, &mut |event| {
-            self.on_event(key, event, env, app)
-        });
+        let mut sink = Dispatcher {
+            conn: self,
+            key,
+            env,
+            app,
+        };
+        let result = reader.feed_with(data, max, ext, &mut sink);
         if received.capacity() > 0 {
             self.deflate_context
                 .get_or_insert_with(Box::default)
@@ -232,119 +237,6 @@ impl Connection {
         let partial = self.reader.as_deref().map_or(0, FrameReader::buffered);
         let context = self.deflate_context.as_deref().map_or(0, |c| c.memory());
         partial + self.out.len() + context
-    }
-
-    fn on_event(
-        &mut self,
-        key: usize,
-        event: Event<'_>,
-        env: &mut Env,
-        app: &mut impl App,
-    ) -> Flow {
-        match event {
-            Event::Frame { header, payload } => {
-                trace!(
-                    "< #{} {} {} masked len={} {}",
-                    self.id,
-                    if header.fin { "FIN" } else { "---" },
-                    header.opcode.name(),
-                    header.payload_len,
-                    app::first_bytes(payload)
-                );
-                // §5.5.1: nothing but the close may follow our close frame.
-                if self.report_frames && self.phase == Phase::Open {
-                    let event = AppEvent::Frame {
-                        header: &header,
-                        payload,
-                    };
-                    self.dispatch(key, event, env, app);
-                }
-            }
-            Event::Message { opcode, payload } => {
-                // §7.1.2: after sending a close, data is no longer processed
-                // (nor once the route asked to close).
-                if self.phase == Phase::Open && self.close_request.is_none() {
-                    self.dispatch(key, AppEvent::Message { opcode, payload }, env, app);
-                }
-            }
-            Event::Ping(payload) => {
-                // §5.5.2: answer with a pong carrying the same payload — also
-                // after our close, until the peer's close arrives (§5.5.1
-                // forbids only data frames after a close).
-                if self.phase.reads_frames() {
-                    self.send(Opcode::Pong, payload);
-                }
-            }
-            Event::Pong(payload) => {
-                // §5.5.3: an unsolicited pong needs no answer.
-                let _ = payload;
-                self.ping_sent = false;
-            }
-            Event::Close { code, reason } => {
-                debug!("#{} close received: {:?} {:?}", self.id, code, reason);
-                if self.phase == Phase::Open {
-                    // §5.5.1: answer with a close, echoing the status code.
-                    let reply = code.map_or(Vec::new(), |c| c.to_be_bytes().to_vec());
-                    self.send(Opcode::Close, &reply);
-                }
-                let code = code.unwrap_or(close_code::NO_STATUS);
-                self.close_code = Some(code);
-                self.leave(key, code, false, env, app);
-                self.finish(key, env);
-                return Flow::Stop;
-            }
-        }
-        if self.phase == Phase::Finishing {
-            return Flow::Stop;
-        }
-        // Replies are bounded while they are made, not only when a write
-        // would block: one read of small requests (64 KiB of `who`, say)
-        // must not queue an unbounded answer.
-        if self.out.len() > env.config.backlog_limit() {
-            self.fail(key, &ProtocolError::OutputBacklog(self.out.len()), env, app);
-            return Flow::Stop;
-        }
-        Flow::Continue
-    }
-
-    /// Hands an event to the app with a handle on this connection, then
-    /// carries out the close it asked for, if any.
-    pub fn dispatch(&mut self, key: usize, event: AppEvent<'_>, env: &mut Env, app: &mut impl App) {
-        self.act(key, env, app, |app, handle| app.on_event(handle, event));
-    }
-
-    /// Runs `f` with a handle on this connection — for news that is not a
-    /// protocol event (a file the upload worker saved) — then carries out
-    /// the close it asked for, if any.
-    pub fn act<A: App>(
-        &mut self,
-        key: usize,
-        env: &mut Env,
-        app: &mut A,
-        f: impl FnOnce(&mut A, &mut Handle<'_>),
-    ) {
-        let mut handle = Handle {
-            key,
-            id: self.id,
-            peer: &self.peer,
-            out: &mut self.out,
-            timers: env.timers,
-            now: env.now,
-            report_frames: &mut self.report_frames,
-            close: None,
-            open: self.phase == Phase::Open,
-            deflate: &mut self.deflate,
-            context: &mut self.deflate_context,
-            deflate_min: env.config.deflate_min,
-            sends: 0,
-        };
-        f(app, &mut handle);
-        if let Some(close) = handle.close.take()
-            && self.close_request.is_none()
-            && self.phase == Phase::Open
-        {
-            self.close_request = Some(Box::new(close));
-        }
     }
 
     /// Did a route ask to close? (The server then calls

@@ -118,6 +118,7 @@ impl App for Router<'_> {
     }
 
     /// Counts what `/metrics` reports of the event, then routes it.
+    #[inline(always)]
     fn on_event(&mut self, conn: &mut Handle<'_>, event: AppEvent<'_>) {
         let metrics = &mut self.state.metrics;
         // `/echo`, the benchmarks' route, goes straight back: no context to
