@@ -13,6 +13,7 @@ use std::time::Instant;
 
 use log::trace;
 
+use crate::connection::{Connection, Phase};
 use crate::error::HandshakeError;
 use crate::frame::{self, FrameHeader, Opcode};
 use crate::outqueue::OutQueue;
@@ -89,24 +90,16 @@ pub struct HttpAnswer {
     pub body: Vec<u8>,
 }
 
-/// What a route may do with the connection an event came from.
+/// What a route may do with the connection an event came from: send to
+/// it, ask to close it, set a timer for it. Routes see nothing else of the
+/// connection and nothing of the loop.
 pub struct Handle<'a> {
     pub(crate) key: usize,
-    pub(crate) id: u64,
-    pub(crate) peer: &'a PeerAddr,
-    pub(crate) out: &'a mut OutQueue,
+    /// The connection: its queue, its deflate agreement, its close request.
+    pub(crate) conn: &'a mut Connection,
     pub(crate) timers: &'a mut Timers,
     pub(crate) now: Instant,
-    pub(crate) report_frames: &'a mut bool,
-    /// Set by [`Handle::close`]; the connection starts the close once the
-    /// route returns.
-    pub(crate) close: Option<(u16, String)>,
-    /// False once the connection left `Open`: nothing may be sent.
-    pub(crate) open: bool,
-    /// permessage-deflate as agreed, the connection's context-takeover
-    /// history (dedicated mode), and `--deflate-min`.
-    pub(crate) deflate: &'a mut Option<crate::deflate::Agreed>,
-    pub(crate) context: &'a mut Option<Box<crate::deflate::Context>>,
+    /// `--deflate-min`.
     pub(crate) deflate_min: usize,
     /// Messages queued through this handle (for `wsloop_deliveries_total`).
     pub(crate) sends: u32,
@@ -115,7 +108,7 @@ pub struct Handle<'a> {
 impl Handle<'_> {
     /// The connection's number, never reused (`#3` in logs).
     pub fn id(&self) -> u64 {
-        self.id
+        self.conn.id
     }
 
     /// The connection's slab key: with [`Handle::id`], how the server finds
@@ -125,34 +118,36 @@ impl Handle<'_> {
     }
 
     pub fn peer(&self) -> &PeerAddr {
-        self.peer
+        &self.conn.peer
     }
 
     /// Queues one whole message as a single FIN frame.
     /// Compressed (RFC 7692) when the connection agreed on deflate and the
-    /// message is worth it.
+    /// message is worth it. Nothing is sent once the connection left
+    /// `Open` (§5.5.1: no data after a close frame).
     #[inline(always)]
     pub fn send(&mut self, opcode: Opcode, payload: &[u8]) {
-        if !self.open {
+        let conn = &mut *self.conn;
+        if conn.phase != Phase::Open {
             return;
         }
         self.sends = self.sends.saturating_add(1);
-        let agreed = match *self.deflate {
+        let agreed = match conn.deflate {
             Some(agreed)
                 if crate::deflate::worth_compressing(opcode, payload.len(), self.deflate_min) =>
             {
                 agreed
             }
-            _ => return queue_frame(self.out, self.id, opcode, payload),
+            _ => return queue_frame(&mut conn.out, conn.id, opcode, payload),
         };
         let bits = agreed.server_window_bits;
         if agreed.server_no_context_takeover {
-            return queue_compressed(self.out, self.id, bits, &[], opcode, payload);
+            return queue_compressed(&mut conn.out, conn.id, bits, &[], opcode, payload);
         }
         // Context takeover (dedicated mode): the message may refer back into
         // what this client's window holds, and then joins it.
-        let context = self.context.get_or_insert_with(Box::default);
-        queue_compressed(self.out, self.id, bits, &context.sent, opcode, payload);
+        let context = conn.deflate_context.get_or_insert_with(Box::default);
+        queue_compressed(&mut conn.out, conn.id, bits, &context.sent, opcode, payload);
         crate::deflate::context::remember(&mut context.sent, payload, bits);
     }
 
@@ -162,13 +157,13 @@ impl Handle<'_> {
     /// connection's own messages use none either: its compressor context
     /// (dedicated mode) is dropped, which is always allowed (§7.1.1.1).
     pub fn broadcast_bits(&mut self) -> u8 {
-        if let Some(agreed) = self.deflate.as_mut() {
+        if let Some(agreed) = self.conn.deflate.as_mut() {
             agreed.server_no_context_takeover = true;
         }
-        if let Some(context) = self.context.as_mut() {
+        if let Some(context) = self.conn.deflate_context.as_mut() {
             context.sent = Vec::new();
         }
-        crate::deflate::broadcast_bits(self.deflate.as_ref())
+        crate::deflate::broadcast_bits(self.conn.deflate.as_ref())
     }
 
     pub fn send_text(&mut self, text: &str) {
@@ -182,19 +177,21 @@ impl Handle<'_> {
 
     /// Bytes queued for this client and not yet written.
     pub fn queued(&self) -> usize {
-        self.out.len()
+        self.conn.out.len()
     }
 
     /// Starts the closing handshake with `code` (§7.1.2) once the route
-    /// returns.
+    /// returns (the server carries it out at the end of the round, after
+    /// what the round holds for this client). The first close asked for
+    /// wins; none is taken once the connection left `Open`.
     pub fn close(&mut self, code: u16, reason: &str) {
-        self.close.get_or_insert_with(|| (code, reason.to_string()));
+        self.conn.request_close(code, reason);
     }
 
     /// Delivers [`AppEvent::Timer`] to this connection at `at`.
     pub fn schedule(&mut self, at: Instant) {
         self.timers
-            .schedule(at, TimerKind::Route, self.key, self.id);
+            .schedule(at, TimerKind::Route, self.key, self.conn.id);
     }
 
     /// The time this round of the loop started.
@@ -204,7 +201,7 @@ impl Handle<'_> {
 
     /// Asks for [`AppEvent::Frame`] for every frame from now on.
     pub fn report_frames(&mut self, on: bool) {
-        *self.report_frames = on;
+        self.conn.report_frames = on;
     }
 }
 

@@ -262,18 +262,18 @@ pub fn encode_close(out: &mut Vec<u8>, code: u16, reason: &str) {
 /// payload then has nothing left to do (checked in the same pass, which is
 /// much cheaper than a second one over the bytes).
 pub fn unmask(data: &mut [u8], mask: [u8; 4], offset: u64) -> bool {
-    let shift = (offset % 4) as usize;
-    let key = [
-        mask[shift],
-        mask[(shift + 1) % 4],
-        mask[(shift + 2) % 4],
-        mask[(shift + 3) % 4],
-    ];
+    // The key as it lines up with `data`: byte i of `data` takes key byte
+    // (offset + i) mod 4, so the key is rotated by offset mod 4 bytes
+    // (little-endian numbering: byte 0 is the low one).
+    let shift = (offset % 4) as u32;
+    let key4 = u32::from_le_bytes(mask).rotate_right(8 * shift);
+    let key = key4.to_le_bytes();
     // A word at a time: the key repeated to 8 bytes lines up with every
     // 8-byte chunk because 8 is a multiple of 4.
-    let key8 = u64::from_ne_bytes([
-        key[0], key[1], key[2], key[3], key[0], key[1], key[2], key[3],
-    ]);
+    // (Built from the 32-bit key, not from eight separate bytes: the bytes
+    // [k0 k1 k2 k3 k0 k1 k2 k3] read as one native word, on either end.)
+    let key_word = u64::from(u32::from_ne_bytes(key));
+    let key8 = key_word | (key_word << 32);
     let mut high_bits = 0u64;
     let mut chunks = data.chunks_exact_mut(8);
     for chunk in &mut chunks {

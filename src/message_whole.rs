@@ -18,7 +18,7 @@ impl FrameReader {
     /// with the MASK bit (§5.1) and a length of 0–125 needs no extended
     /// length, so the header is 6 bytes. It must be whole in this read and
     /// start no fragmented message. Anything else takes the general path
-    /// below, which also gives every error.
+    /// of [`FrameReader::feed_with`], which also gives every error.
     #[inline(always)]
     pub(super) fn small_whole_message(
         &self,
@@ -68,7 +68,8 @@ impl FrameReader {
     /// The payload length of a frame that is a whole message on its own —
     /// FIN set, Text or Binary, no RSV bit, no message in progress, within
     /// `max_message` — when `available` bytes hold all of it. Such a frame
-    /// needs none of the state below; every other frame takes the long way.
+    /// needs none of the reader's state; every other frame takes the long
+    /// way through it.
     pub(super) fn whole_message(
         &self,
         header: &FrameHeader,

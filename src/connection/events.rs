@@ -85,21 +85,16 @@ impl Connection {
         Flow::Continue
     }
 
-    /// Hands an event to the app with a handle on this connection, then
-    /// carries out the close it asked for, if any. (Written out rather
-    /// than through [`Connection::act`]: this is every message's path, and
-    /// a closure here is one more call per message.)
+    /// Hands an event to the app with a handle on this connection. (Written
+    /// out rather than through [`Connection::act`]: this is every message's
+    /// path, and a closure here is one more call per message.)
     #[inline(always)]
     pub fn dispatch(&mut self, key: usize, event: AppEvent<'_>, env: &mut Env, app: &mut impl App) {
-        let mut handle = self.handle(key, env);
-        app.on_event(&mut handle, event);
-        let close = handle.close.take();
-        self.keep_close_request(close);
+        app.on_event(&mut self.handle(key, env), event);
     }
 
     /// Runs `f` with a handle on this connection — for news that is not a
-    /// protocol event (a file the upload worker saved) — then carries out
-    /// the close it asked for, if any.
+    /// protocol event (a file the upload worker saved).
     pub fn act<A: App>(
         &mut self,
         key: usize,
@@ -107,40 +102,28 @@ impl Connection {
         app: &mut A,
         f: impl FnOnce(&mut A, &mut Handle<'_>),
     ) {
-        let mut handle = self.handle(key, env);
-        f(app, &mut handle);
-        let close = handle.close.take();
-        self.keep_close_request(close);
+        f(app, &mut self.handle(key, env));
     }
 
-    /// The narrow handle a route acts through: this connection's queue,
-    /// its timers and its close request, nothing of the loop.
+    /// The narrow handle a route acts through: this connection, its timers
+    /// and the time, nothing of the loop.
     #[inline(always)]
     fn handle<'a>(&'a mut self, key: usize, env: &'a mut Env) -> Handle<'a> {
         Handle {
             key,
-            id: self.id,
-            peer: &self.peer,
-            out: &mut self.out,
+            conn: self,
             timers: env.timers,
             now: env.now,
-            report_frames: &mut self.report_frames,
-            close: None,
-            open: self.phase == Phase::Open,
-            deflate: &mut self.deflate,
-            context: &mut self.deflate_context,
             deflate_min: env.config.deflate_min,
             sends: 0,
         }
     }
 
-    /// Keeps the first close a route asked for while open.
-    fn keep_close_request(&mut self, close: Option<(u16, String)>) {
-        if let Some(close) = close
-            && self.close_request.is_none()
-            && self.phase == Phase::Open
-        {
-            self.close_request = Some(Box::new(close));
+    /// Keeps the first close a route asked for while open; the server
+    /// carries it out once the round is delivered.
+    pub(crate) fn request_close(&mut self, code: u16, reason: &str) {
+        if self.close_request.is_none() && self.phase == Phase::Open {
+            self.close_request = Some(Box::new((code, reason.to_string())));
         }
     }
 }

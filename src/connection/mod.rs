@@ -70,7 +70,7 @@ pub struct Connection {
     pub peer: PeerAddr,
     pub phase: Phase,
     /// The route asked for every frame as it arrives (`/inspect`).
-    report_frames: bool,
+    pub(crate) report_frames: bool,
     /// The route asked to close (code, reason): carried out by the server
     /// at the end of the round, after what the round holds for this client
     /// (an error event that explains the close comes before it). Messages
