@@ -91,18 +91,40 @@ pub struct HttpAnswer {
 }
 
 /// What a route may do with the connection an event came from: send to
-/// it, ask to close it, set a timer for it. Routes see nothing else of the
-/// connection and nothing of the loop.
+/// it, ask to close it, set a timer for it. Its fields are private: routes
+/// reach the connection only through the methods below, never its state
+/// machine, and nothing of the loop.
 pub struct Handle<'a> {
-    pub(crate) key: usize,
+    key: usize,
     /// The connection: its queue, its deflate agreement, its close request.
-    pub(crate) conn: &'a mut Connection,
-    pub(crate) timers: &'a mut Timers,
-    pub(crate) now: Instant,
+    conn: &'a mut Connection,
+    timers: &'a mut Timers,
+    now: Instant,
     /// `--deflate-min`.
-    pub(crate) deflate_min: usize,
+    deflate_min: usize,
     /// Messages queued through this handle (for `wsloop_deliveries_total`).
-    pub(crate) sends: u32,
+    sends: u32,
+}
+
+impl<'a> Handle<'a> {
+    /// A handle on connection `conn` (slab key `key`) for one event.
+    #[inline(always)]
+    pub(crate) fn new(
+        key: usize,
+        conn: &'a mut Connection,
+        timers: &'a mut Timers,
+        now: Instant,
+        deflate_min: usize,
+    ) -> Handle<'a> {
+        Handle {
+            key,
+            conn,
+            timers,
+            now,
+            deflate_min,
+            sends: 0,
+        }
+    }
 }
 
 impl Handle<'_> {
@@ -180,10 +202,10 @@ impl Handle<'_> {
         self.conn.out.len()
     }
 
-    /// Starts the closing handshake with `code` (§7.1.2) once the route
-    /// returns (the server carries it out at the end of the round, after
-    /// what the round holds for this client). The first close asked for
-    /// wins; none is taken once the connection left `Open`.
+    /// Asks for the closing handshake with `code` (§7.1.2): the server
+    /// starts it at the end of the round, after what the round holds for
+    /// this client. The first close asked for wins; none is taken once the
+    /// connection left `Open`.
     pub fn close(&mut self, code: u16, reason: &str) {
         self.conn.request_close(code, reason);
     }

@@ -344,7 +344,10 @@ impl FrameReader {
             );
         }
         if single_read {
-            // The fast path: the whole message is in this read's buffer.
+            // The last frame is the whole message and is in this read's
+            // buffer: handed out from there. (A plain whole message rarely
+            // gets here — `feed_with` takes it first — but one observed
+            // frame by frame, for /inspect or the trace log, does.)
             return Ok(self.deliver(header, opcode, chunk, on_event));
         }
         self.message.extend_from_slice(chunk);

@@ -187,8 +187,11 @@ impl OutQueue {
         }
     }
 
-    /// Starts a new owned tail buffer at the back of the queue.
-    #[cold]
+    /// Starts a new owned tail buffer at the back of the queue: once per
+    /// read that has replies (a flush empties the queue), not once per
+    /// message, so it is kept out of the per-message path that
+    /// `append_frame` inlines.
+    #[inline(never)]
     fn push_tail(&mut self) {
         // A queue that kept its memory belongs to a busy connection: it
         // takes a pooled buffer, the one its last flush gave back, warm
