@@ -138,7 +138,6 @@ impl FrameHeader {
     /// [`FrameHeader::parse`] on a connection whose extension defines the
     /// reserved bits in `allowed_rsv` (0b100: RSV1, permessage-deflate).
     /// RSV1 on a control frame is still an error (RFC 7692 §6.1).
-    #[inline(always)]
     pub fn parse_with(buf: &[u8], allowed_rsv: u8) -> Result<Option<FrameHeader>, ProtocolError> {
         let (b0, b1) = match buf {
             [b0, b1, ..] => (*b0, *b1),

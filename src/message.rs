@@ -21,7 +21,7 @@ mod control;
 pub use control::parse_close;
 #[path = "message_whole.rs"]
 mod whole;
-use whole::SMALL_HEADER_LEN;
+use whole::{SMALL_HEADER_LEN, deliver_whole};
 
 /// What the reader hands to the connection.
 #[derive(Debug, PartialEq, Eq)]
@@ -126,11 +126,9 @@ impl FrameReader {
                 let (frame, rest) = std::mem::take(&mut data).split_at_mut(SMALL_HEADER_LEN + len);
                 data = rest;
                 let (_, payload) = frame.split_at_mut(SMALL_HEADER_LEN);
-                if self.deliver_whole(opcode, mask, payload, on_event)? == Flow::Stop {
-                    return Ok(Flow::Stop);
-                }
-                if data.is_empty() {
-                    return Ok(Flow::Continue);
+                let flow = deliver_whole(opcode, mask, payload, on_event)?;
+                if flow == Flow::Stop || data.is_empty() {
+                    return Ok(flow);
                 }
                 continue;
             }
@@ -145,13 +143,9 @@ impl FrameReader {
                         // A larger whole message, also taken in one step.
                         let (payload, rest) = std::mem::take(&mut data).split_at_mut(whole);
                         data = rest;
-                        if self.deliver_whole(header.opcode, header.mask, payload, on_event)?
-                            == Flow::Stop
-                        {
-                            return Ok(Flow::Stop);
-                        }
-                        if data.is_empty() {
-                            return Ok(Flow::Continue);
+                        let flow = deliver_whole(header.opcode, header.mask, payload, on_event)?;
+                        if flow == Flow::Stop || data.is_empty() {
+                            return Ok(flow);
                         }
                         continue;
                     }
@@ -168,11 +162,8 @@ impl FrameReader {
             let ext = ext.as_deref_mut().map(|e| e as &mut dyn Inflate);
             let flow =
                 self.payload_chunk(&header, chunk, max_message, ext, &mut |e| on_event.event(e))?;
-            if flow == Flow::Stop {
-                return Ok(Flow::Stop);
-            }
-            if data.is_empty() {
-                return Ok(Flow::Continue);
+            if flow == Flow::Stop || data.is_empty() {
+                return Ok(flow);
             }
         }
     }

@@ -35,34 +35,13 @@ impl FrameReader {
         };
         // MASK set: the length is what is left; MASK clear: 128 or more.
         let len = usize::from(*b1 ^ 0x80);
-        let plain = self.current.is_none()
-            && self.header_len == 0
-            && self.message_opcode.is_none()
-            && !self.observe_frames;
-        (plain && len <= 125 && len <= payload.len() && len as u64 <= max).then_some((
-            opcode,
-            [*m0, *m1, *m2, *m3],
-            len,
-        ))
-    }
-
-    /// Unmasks and delivers a data message that arrived whole in one frame
-    /// (`whole_message` or `small_whole_message` ruled out `observe_frames`:
-    /// no frame event to give first).
-    #[inline(always)]
-    pub(super) fn deliver_whole<S: EventSink>(
-        &mut self,
-        opcode: Opcode,
-        mask: [u8; 4],
-        payload: &mut [u8],
-        on_event: &mut S,
-    ) -> Result<Flow, ProtocolError> {
-        let ascii = unmask(payload, mask, 0);
-        // §8.1: a text message must be valid UTF-8.
-        if opcode == Opcode::Text && !ascii && std::str::from_utf8(payload).is_err() {
-            return Err(ProtocolError::InvalidUtf8);
-        }
-        Ok(on_event.event(Event::Message { opcode, payload }))
+        let between_frames = self.current.is_none() && self.header_len == 0;
+        (between_frames
+            && self.takes_whole_messages()
+            && len <= 125
+            && len <= payload.len()
+            && len as u64 <= max)
+            .then_some((opcode, [*m0, *m1, *m2, *m3], len))
     }
 
     /// The payload length of a frame that is a whole message on its own —
@@ -79,10 +58,35 @@ impl FrameReader {
         let plain = header.fin
             && header.rsv == 0
             && matches!(header.opcode, Opcode::Text | Opcode::Binary)
-            && self.message_opcode.is_none()
-            && !self.observe_frames
+            && self.takes_whole_messages()
             && header.payload_len <= max;
         let len = usize::try_from(header.payload_len).ok()?;
         (plain && len <= available).then_some(len)
     }
+
+    /// May a whole message skip the reader's state? Not while a fragmented
+    /// message is open (§5.4: the next data frame must be a continuation),
+    /// nor while frames are observed one by one (/inspect, the trace log).
+    #[inline(always)]
+    fn takes_whole_messages(&self) -> bool {
+        self.message_opcode.is_none() && !self.observe_frames
+    }
+}
+
+/// Unmasks and delivers a data message that arrived whole in one frame
+/// (`whole_message` or `small_whole_message` ruled out `observe_frames`:
+/// no frame event to give first).
+#[inline(always)]
+pub(super) fn deliver_whole<S: EventSink>(
+    opcode: Opcode,
+    mask: [u8; 4],
+    payload: &mut [u8],
+    on_event: &mut S,
+) -> Result<Flow, ProtocolError> {
+    let ascii = unmask(payload, mask, 0);
+    // §8.1: a text message must be valid UTF-8.
+    if opcode == Opcode::Text && !ascii && std::str::from_utf8(payload).is_err() {
+        return Err(ProtocolError::InvalidUtf8);
+    }
+    Ok(on_event.event(Event::Message { opcode, payload }))
 }

@@ -78,7 +78,9 @@ impl OutQueue {
 
     /// Appends one small server frame (an echo, a reply) to the tail
     /// buffer: the path of nearly every message a route sends, kept free
-    /// of calls.
+    /// of calls. (Through [`OutQueue::append`] the encoding closure stayed
+    /// a call of its own per message, in callgrind, even with `append`
+    /// inlined.)
     #[inline(always)]
     pub fn append_frame(&mut self, opcode: Opcode, payload: &[u8]) {
         if let Some(buf) = self.owned_tail() {
