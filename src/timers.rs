@@ -8,7 +8,7 @@
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 /// What a deadline is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -66,15 +66,9 @@ impl Timers {
         }));
     }
 
-    /// How long `poll` may sleep: until the nearest deadline, or forever.
-    pub fn poll_timeout(&self, now: Instant) -> Option<Duration> {
-        self.heap.peek().map(|Reverse(t)| {
-            // Round up to the next millisecond: epoll sleeps in whole ms, and
-            // rounding down would wake the loop just before the deadline.
-            let d = t.at.saturating_duration_since(now);
-            let ms = d.as_nanos().div_ceil(1_000_000);
-            Duration::from_millis(ms as u64)
-        })
+    /// The nearest deadline, if any: the loop's alarm is set for it.
+    pub fn next_deadline(&self) -> Option<Instant> {
+        self.heap.peek().map(|Reverse(t)| t.at)
     }
 
     /// Takes the next timer that is due at `now`, if any.
@@ -97,6 +91,7 @@ impl Timers {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
 
     #[test]
     fn due_timers_come_out_in_deadline_order() {
@@ -105,7 +100,7 @@ mod tests {
         t.schedule(now + Duration::from_millis(30), TimerKind::Idle, 1, 1);
         t.schedule(now + Duration::from_millis(10), TimerKind::Handshake, 2, 2);
         t.schedule(now + Duration::from_millis(20), TimerKind::Route, 3, 3);
-        assert_eq!(t.poll_timeout(now), Some(Duration::from_millis(10)));
+        assert_eq!(t.next_deadline(), Some(now + Duration::from_millis(10)));
         assert!(t.pop_due(now).is_none());
         let later = now + Duration::from_millis(25);
         assert_eq!(t.pop_due(later).unwrap().key, 2);

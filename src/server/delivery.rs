@@ -95,7 +95,11 @@ impl Server {
     pub(super) fn flush_dirty(&mut self) {
         let mut dirty = std::mem::take(&mut self.dirty);
         for key in dirty.drain(..) {
-            self.flush(key);
+            // A reply flushed at once after its read is still on the list,
+            // no longer dirty: skip it (one empty flush per message saved).
+            if self.clients.get(key).is_some_and(|c| c.conn.dirty) {
+                self.flush(key);
+            }
         }
         // Keep the list's memory for the next turn.
         if self.dirty.is_empty() {

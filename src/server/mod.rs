@@ -1,7 +1,8 @@
 //! The poll loop: one thread, one `mio::Poll`, every connection a token.
 //!
 //! Each turn of the loop:
-//! 1. sleep in `poll` until a socket is ready or the nearest deadline;
+//! 1. sleep in `poll` until a socket is ready or the alarm for the nearest
+//!    deadline rings;
 //! 2. accept, read and parse everything that is ready (mio is
 //!    edge-triggered: read until `WouldBlock`, or until a fairness budget
 //!    is spent and the rest waits for the next turn);
@@ -10,6 +11,7 @@
 //! 5. write every connection that has something queued, once, with one
 //!    vectored write — and ask for WRITABLE only when the socket is full.
 
+mod alarm;
 mod console;
 mod deadlines;
 mod delivery;
@@ -45,6 +47,8 @@ const SIGNALS: Token = Token(usize::MAX - 2);
 /// The one waker (mio allows one per Poll): the stdin reader and the upload
 /// worker both use it.
 const WAKER: Token = Token(usize::MAX - 3);
+/// The alarm for the nearest deadline (the Redis sockets take MAX - 4, - 5).
+const ALARM: Token = Token(usize::MAX - 6);
 
 /// One read buffer for the whole loop: connections keep only the leftover
 /// of a partial frame, never a buffer of their own.
@@ -129,6 +133,7 @@ pub struct Server {
     signals: Signals,
     console: Option<Receiver<Input>>,
     _waker: Arc<Waker>,
+    alarm: alarm::Alarm,
     accepting: bool,
     /// The listener is registered: false once the shutdown's grace period
     /// is over (no more accepts, not even after an accept back-off).
@@ -152,6 +157,7 @@ impl Server {
         poll.registry()
             .register(&mut signals, SIGNALS, Interest::READABLE)?;
         let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
+        let alarm = alarm::Alarm::new(poll.registry(), ALARM)?;
         let console = if config.operator {
             Some(operator::spawn_stdin_reader(waker.clone())?)
         } else {
@@ -197,6 +203,7 @@ impl Server {
             signals,
             console,
             _waker: waker,
+            alarm,
             accepting: true,
             listening: true,
             started: Instant::now(),
@@ -225,16 +232,7 @@ impl Server {
                 && self.closing.is_empty()
                 && !self.shared.routes.rooms.has_pending();
             let timeout = if idle {
-                let timers = self.shared.timers.poll_timeout(self.shared.now);
-                match &self.shared.routes.cluster {
-                    Some(cl) => {
-                        let due = cl
-                            .next_deadline()
-                            .saturating_duration_since(self.shared.now);
-                        Some(timers.map_or(due, |t| t.min(due)))
-                    }
-                    None => timers,
-                }
+                self.sleep_until(self.next_deadline())
             } else {
                 Some(Duration::ZERO)
             };
@@ -253,6 +251,7 @@ impl Server {
                 match event.token() {
                     LISTENER => self.accept(),
                     SIGNALS => self.on_signals(),
+                    ALARM => self.alarm.rang(),
                     WAKER => {
                         self.on_console();
                         self.on_uploads();
