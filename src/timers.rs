@@ -1,5 +1,6 @@
-//! Deadlines for the poll loop. mio has no timers: the loop sleeps in
-//! `poll` for as long as the nearest deadline allows, then fires what is due.
+//! Deadlines for the poll loop. mio has no timers: the loop sets its alarm
+//! (`server/alarm.rs`) for the nearest deadline, sleeps in `poll` until a
+//! socket or the alarm wakes it, then fires what is due.
 //!
 //! A min-heap ordered by deadline, so the loop never scans connections to
 //! find out what is due. Entries are not removed when a deadline changes:
