@@ -45,6 +45,9 @@ pub enum Flushed {
 /// The first allocation of an owned chunk.
 const TAIL_CAPACITY: usize = 4096;
 
+/// The largest written tail buffer a connection keeps for its next replies.
+const KEPT_TAIL_MAX: usize = 4 * TAIL_CAPACITY;
+
 /// At most this many chunks go into one `writev` call.
 const MAX_IOV: usize = 64;
 
@@ -244,9 +247,11 @@ impl OutQueue {
             self.head_written = 0;
             // The tail buffer, written out, stays for the next replies:
             // no pool round trip per reply for a connection that is busy.
-            // An idle check that finds it quiet gives it back (`release`).
+            // An idle check that finds it quiet gives it back (`release`);
+            // one grown large behind a slow reader goes back at once.
             if self.chunks.len() == 1
                 && let Some(Chunk::Owned(buf)) = self.chunks.front_mut()
+                && buf.capacity() <= KEPT_TAIL_MAX
             {
                 buf.clear();
                 return;
@@ -398,5 +403,11 @@ mod tests {
         // An idle check gives it all back.
         q.release();
         assert_eq!((q.spare(), q.chunks.capacity()), (0, 0));
+        // A tail grown large (replies piled up behind a slow reader) is
+        // not kept once written.
+        q.chunks.reserve(1);
+        q.append(|b| b.resize(KEPT_TAIL_MAX + 1, b'x'));
+        assert_eq!(q.write_to(&mut w).unwrap(), Flushed::All);
+        assert_eq!(q.spare(), 0);
     }
 }
