@@ -45,9 +45,6 @@ pub enum Flushed {
 /// The first allocation of an owned chunk.
 const TAIL_CAPACITY: usize = 4096;
 
-/// The largest written tail buffer a connection keeps for its next replies.
-const KEPT_TAIL_MAX: usize = 4 * TAIL_CAPACITY;
-
 /// At most this many chunks go into one `writev` call.
 const MAX_IOV: usize = 64;
 
@@ -143,12 +140,7 @@ impl OutQueue {
 
     /// Writes as much as the socket takes.
     pub fn write_to(&mut self, out: &mut impl Write) -> io::Result<Flushed> {
-        // Tested on the byte count, not the chunks: a kept, empty tail
-        // buffer is not something to write.
-        while self.queued > 0 {
-            let Some(front) = self.chunks.front() else {
-                break;
-            };
+        while let Some(front) = self.chunks.front() {
             let head = front.bytes().get(self.head_written..).unwrap_or(&[]);
             let result = if self.chunks.len() == 1 {
                 // One chunk (the usual case: replies to one read) goes out
@@ -180,21 +172,8 @@ impl OutQueue {
     /// that are not busy, so that an idle connection costs nothing, while a
     /// busy one keeps its queue instead of allocating it every round.
     pub fn release(&mut self) {
-        if self.is_empty() {
-            for chunk in std::mem::take(&mut self.chunks) {
-                if let Chunk::Owned(buf) | Chunk::Sealed(buf) = chunk {
-                    pool::give(buf);
-                }
-            }
-        }
-    }
-
-    /// Room held for the next replies while nothing is queued: the tail
-    /// buffer a busy connection keeps between flushes (see `consume`).
-    pub fn spare(&self) -> usize {
-        match self.chunks.back() {
-            Some(Chunk::Owned(buf)) if self.is_empty() => buf.capacity(),
-            _ => 0,
+        if self.chunks.is_empty() {
+            self.chunks = VecDeque::new();
         }
     }
 
@@ -216,13 +195,12 @@ impl OutQueue {
     /// `append_frame` inlines.
     #[inline(never)]
     fn push_tail(&mut self) {
-        // Reached when the queue ends in a shared chunk, or holds nothing
-        // (a busy connection keeps its written tail; see `consume`). A
-        // queue that kept its memory belongs to a busy connection: it
-        // takes a pooled buffer, warm in cache (a fresh allocation here
-        // cost a malloc and a free per reply, a seventh of a ping-pong's
-        // user time, and filled the pool with buffers nobody took). A
-        // cold queue (say, the handshake reply) gets an exact fit.
+        // A queue that kept its memory belongs to a busy connection: it
+        // takes a pooled buffer, the one its last flush gave back, warm
+        // in cache (a fresh allocation here cost a malloc and a free
+        // per reply, a seventh of a ping-pong's user time, and filled
+        // the pool with buffers nobody took). A cold queue (say, the
+        // handshake reply) gets an exact fit.
         let tail = if self.chunks.capacity() > 0 {
             pool::take(TAIL_CAPACITY)
         } else {
@@ -245,17 +223,6 @@ impl OutQueue {
             }
             written -= left;
             self.head_written = 0;
-            // The tail buffer, written out, stays for the next replies:
-            // no pool round trip per reply for a connection that is busy.
-            // An idle check that finds it quiet gives it back (`release`);
-            // one grown large behind a slow reader goes back at once.
-            if self.chunks.len() == 1
-                && let Some(Chunk::Owned(buf)) = self.chunks.front_mut()
-                && buf.capacity() <= KEPT_TAIL_MAX
-            {
-                buf.clear();
-                return;
-            }
             if let Some(Chunk::Owned(buf) | Chunk::Sealed(buf)) = self.chunks.pop_front() {
                 pool::give(buf);
             }
@@ -360,54 +327,5 @@ mod tests {
         w.calls_left = 0;
         assert!(!q.write_or_push_shared(&bytes, &mut w));
         assert_eq!(q.len(), 10);
-    }
-
-    #[test]
-    fn a_written_tail_is_kept_for_the_next_replies_until_released() {
-        let mut q = OutQueue::default();
-        // A queue that kept its memory: the tail comes from the pool.
-        q.chunks.reserve(1);
-        q.append_frame(Opcode::Text, b"one");
-        let tail = match q.chunks.back() {
-            Some(Chunk::Owned(buf)) => buf.as_ptr(),
-            other => panic!("no owned tail: {other:?}"),
-        };
-        let mut w = Trickle {
-            got: Vec::new(),
-            cap: 1000,
-            calls_left: 100,
-        };
-        assert_eq!(q.write_to(&mut w).unwrap(), Flushed::All);
-        assert!(q.is_empty());
-        assert!(q.spare() >= TAIL_CAPACITY, "kept, and counted");
-        // Nothing queued: a flush writes nothing, not even an empty write.
-        w.calls_left = 0;
-        assert_eq!(q.write_to(&mut w).unwrap(), Flushed::All);
-        // The next reply goes into the same buffer.
-        q.append_frame(Opcode::Text, b"two");
-        assert!(matches!(q.chunks.back(), Some(Chunk::Owned(b)) if b.as_ptr() == tail));
-        assert_eq!(q.spare(), 0, "holding bytes: counted by len()");
-        // Behind a broadcast, the kept (empty) buffer is passed over.
-        w.calls_left = 100;
-        assert_eq!(q.write_to(&mut w).unwrap(), Flushed::All);
-        q.push_shared(Rc::from(&b"shared"[..]));
-        q.append_frame(Opcode::Text, b"three");
-        assert_eq!(q.write_to(&mut w).unwrap(), Flushed::All);
-        let mut expected = Vec::new();
-        for (op, p) in [(Opcode::Text, &b"one"[..]), (Opcode::Text, b"two")] {
-            frame::encode_frame(&mut expected, op, p);
-        }
-        expected.extend_from_slice(b"shared");
-        frame::encode_frame(&mut expected, Opcode::Text, b"three");
-        assert_eq!(w.got, expected);
-        // An idle check gives it all back.
-        q.release();
-        assert_eq!((q.spare(), q.chunks.capacity()), (0, 0));
-        // A tail grown large (replies piled up behind a slow reader) is
-        // not kept once written.
-        q.chunks.reserve(1);
-        q.append(|b| b.resize(KEPT_TAIL_MAX + 1, b'x'));
-        assert_eq!(q.write_to(&mut w).unwrap(), Flushed::All);
-        assert_eq!(q.spare(), 0);
     }
 }

@@ -232,11 +232,11 @@ impl Connection {
     }
 
     /// Bytes this connection holds: its partial frame or message, and its
-    /// outbound queue (with the reply buffer it keeps while busy).
+    /// outbound queue.
     pub fn memory(&self) -> usize {
         let partial = self.reader.as_deref().map_or(0, FrameReader::buffered);
         let context = self.deflate_context.as_deref().map_or(0, |c| c.memory());
-        partial + self.out.len() + self.out.spare() + context
+        partial + self.out.len() + context
     }
 
     /// Did a route ask to close? (The server then calls
