@@ -288,7 +288,7 @@ impl Disk {
         if self.used.saturating_add(len) > limits.total_bytes {
             return Err(UploadError::TotalBytes(limits.total_bytes));
         }
-        fs::create_dir_all(&self.dir).map_err(io_error)?;
+        fs::create_dir_all(&self.dir).map_err(io_error)?; // ok: upload worker thread
         let ext = sniff_extension(data);
         // A taken final name (from an earlier run: ids restart at 1) moves
         // the counter on; a bounded number of times, not a scan.
@@ -341,7 +341,7 @@ fn write_new(path: &Path, data: &[u8]) -> io::Result<()> {
     drop(file);
     // Linked or not, the `.part` goes. (Should only its removal fail after
     // the link, the file is whole and saved: that is still a success.)
-    let _ = fs::remove_file(&part);
+    let _ = fs::remove_file(&part); // ok: upload worker thread
     written
 }
 

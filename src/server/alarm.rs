@@ -77,17 +77,14 @@ impl Server {
     /// The nearest deadline: a connection's or route's timer, or the
     /// cluster's next heartbeat or reply time-out.
     pub(super) fn next_deadline(&self) -> Option<Instant> {
-        let timers = self.shared.timers.next_deadline();
-        let cluster = self
-            .shared
-            .routes
-            .cluster
-            .as_ref()
-            .map(|c| c.next_deadline());
-        match (timers, cluster) {
-            (Some(t), Some(c)) => Some(t.min(c)),
-            (t, c) => t.or(c),
-        }
+        let cluster = self.shared.routes.cluster.as_ref();
+        let cluster = cluster.map(|c| c.next_deadline());
+        self.shared
+            .timers
+            .next_deadline()
+            .into_iter()
+            .chain(cluster)
+            .min()
     }
 
     /// How long `poll` may sleep before `deadline`: with the alarm set,

@@ -95,11 +95,7 @@ impl Server {
     pub(super) fn flush_dirty(&mut self) {
         let mut dirty = std::mem::take(&mut self.dirty);
         for key in dirty.drain(..) {
-            // A reply flushed at once after its read is still on the list,
-            // no longer dirty: skip it (one empty flush per message saved).
-            if self.clients.get(key).is_some_and(|c| c.conn.dirty) {
-                self.flush(key);
-            }
+            self.flush(key);
         }
         // Keep the list's memory for the next turn.
         if self.dirty.is_empty() {
@@ -108,7 +104,9 @@ impl Server {
     }
 
     pub(super) fn flush(&mut self, key: usize) {
-        let Some(client) = self.clients.get_mut(key) else {
+        // Not dirty: flushed since it was listed (a reply goes out right
+        // after its read, and stays on the round's list), or never listed.
+        let Some(client) = self.clients.get_mut(key).filter(|c| c.conn.dirty) else {
             return;
         };
         client.conn.dirty = false;

@@ -333,10 +333,7 @@ impl Server {
                         // go out now, in one write, while the bytes are hot
                         // in cache; broadcasts still gather until the end
                         // of the round.
-                        if client.conn.dirty {
-                            self.flush(key);
-                        }
-                        return;
+                        return self.flush(key);
                     }
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
