@@ -36,6 +36,8 @@ use std::os::fd::AsRawFd;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
+mod fanturns;
+
 type Res<T> = Result<T, String>;
 
 const KEY: &str = "dGhlIHNhbXBsZSBub25jZQ==";
@@ -79,6 +81,11 @@ struct Opts {
     max_secs: f64,
     window: usize,
     lat_secs: f64,
+    /// bcast's latency phase and fanturns: at most this many messages per
+    /// second (per server), one in flight; 0 = each as soon as the last arrived
+    lat_rate: f64,
+    /// fanturns: the servers, in turn order (label, protocol, port on `--addr`'s host)
+    turns: Vec<(String, Proto, u16)>,
     conc: usize,
     settle: f64,
     /// text messages of JSON (`--payload json`) instead of binary
@@ -120,7 +127,7 @@ impl Opts {
             Some("raw") => Proto::Raw,
             Some(p) => return Err(format!("bad --proto {p}")),
         };
-        let default_path = if scenario == "bcast" {
+        let default_path = if scenario == "bcast" || scenario == "fanturns" {
             "/chat"
         } else {
             "/echo"
@@ -174,6 +181,8 @@ impl Opts {
             max_secs: get(&mut m, "max-secs", 60.0)?,
             window: get(&mut m, "window", 32)?,
             lat_secs: get(&mut m, "lat-secs", 1.0)?,
+            lat_rate: get(&mut m, "lat-rate", 0.0)?,
+            turns: parse_turns(m.remove("turns"))?,
             conc: get(&mut m, "conc", 128)?,
             settle: get(&mut m, "settle", 0.5)?,
             json: match m.remove("payload").as_deref() {
@@ -199,6 +208,15 @@ impl Opts {
         }
         if o.extra_ports.contains(&0) || o.extra_ports.len() > 15 {
             return Err("--extra-ports: 1..15 ports, none 0".into());
+        }
+        if !(0.0..=10_000.0).contains(&o.lat_rate) {
+            return Err("--lat-rate 0..10000 messages/s".into());
+        }
+        if !o.turns.is_empty() && o.scenario != "fanturns" {
+            return Err("--turns is for fanturns only".into());
+        }
+        if o.scenario == "fanturns" && (o.json || o.deflate.is_some()) {
+            return Err("fanturns sends binary messages without deflate".into());
         }
         if o.drain_secs <= 0.0 || o.drain_secs > 60.0 {
             return Err("--drain-secs 0..60".into());
@@ -276,15 +294,19 @@ fn list<T: std::str::FromStr>(v: Option<String>, k: &str) -> Res<Vec<T>> {
 }
 
 fn usage() -> String {
-    "usage: loadgen echo|bcast|idle|upgrade --addr 127.0.0.1:PORT [--proto ws|raw] [--path P]\n\
+    "usage: loadgen echo|bcast|fanturns|idle|upgrade --addr 127.0.0.1:PORT [--proto ws|raw] [--path P]\n\
      \x20 [--conns N] [--inflight K] [--size BYTES] [--warmup S] [--reps R] [--rep-secs S] [--lat 1]\n\
      \x20 [--window W] [--lat-secs S] [--conc C] [--settle S] [--label L] [--name N]\n\
      \x20 [--max-secs S] [--payload bin|json] [--deflate 1] [--deflate-level 0..9] [--warm N]\n\
      \x20 [--server-pid PID[,PID..] [--pid-names A,B,..]] [--extra-ports P[,P..]] [--drain-secs S]\n\
+     \x20 [--lat-rate MSG_PER_S] [--turns LABEL=ws|raw@PORT,..]\n\
      echo: --conns connections x --inflight messages in flight, every echo verified.\n\
      bcast: 1 sender + --conns receivers on /chat, --window messages outstanding;\n\
      \x20 --extra-ports: receivers round-robin over --addr and these ports (the sender on --addr),\n\
      \x20 fan-out latency also reported to the last member on each server.\n\
+     \x20 --lat-rate: pace the latency phase (one message in flight) at most this fast.\n\
+     fanturns: fan-out latency of the --turns servers, each its own room of 1 + --conns,\n\
+     \x20 one message at a time, to the servers in turn, for --lat-secs.\n\
      idle: --conns idle upgraded connections; server VmRSS delta per connection\n\
      \x20 (after --warm upgraded connections were opened and closed).\n\
      upgrade: --conns concurrent connect+upgrade+close cycles (raw: connect+OK+close).\n\
@@ -294,6 +316,31 @@ fn usage() -> String {
 }
 
 // ---------------------------------------------------------------- process stats
+
+/// `--turns LABEL=PROTO@PORT,..` (fanturns): at most 8 servers.
+fn parse_turns(v: Option<String>) -> Res<Vec<(String, Proto, u16)>> {
+    let Some(v) = v else { return Ok(Vec::new()) };
+    let bad = || format!("bad --turns {v} (LABEL=ws|raw@PORT,..)");
+    let mut out = Vec::new();
+    for part in v.split(',') {
+        let (label, rest) = part.split_once('=').ok_or_else(bad)?;
+        let (proto, port) = rest.split_once('@').ok_or_else(bad)?;
+        let proto = match proto {
+            "ws" => Proto::Ws,
+            "raw" => Proto::Raw,
+            _ => return Err(bad()),
+        };
+        let port: u16 = port.parse().map_err(|_| bad())?;
+        if label.is_empty() || port == 0 {
+            return Err(bad());
+        }
+        out.push((label.to_string(), proto, port));
+    }
+    if out.len() > MAX_PIDS {
+        return Err(format!("--turns: at most {MAX_PIDS} servers"));
+    }
+    Ok(out)
+}
 
 fn clk_tck() -> f64 {
     unsafe { libc::sysconf(libc::_SC_CLK_TCK) as f64 }
@@ -1713,14 +1760,25 @@ fn run_bcast(o: &Opts, deadline: Instant) -> Res<String> {
     let mut lat_from = 0u64; // only messages with seq >= this are latency samples
     let mut drain_deadline: Option<Instant> = None;
     let max_lat_samples = 20000u64;
+    // --lat-rate: the latency phase sends its next message no earlier than this
+    let lat_period = Duration::from_secs_f64(if o.lat_rate > 0.0 {
+        1.0 / o.lat_rate
+    } else {
+        0.0
+    });
+    let mut next_lat_send = Instant::now();
     loop {
         let now_i = Instant::now();
         if ph.is_none() && now_i >= settle_end {
             ph = Some(Phases::new(o));
         }
-        if ph.is_some() && sending {
+        let paced = lat_end.is_some() && now_i < next_lat_send;
+        if ph.is_some() && sending && !paced {
             let s = &mut conns[0];
             while s.sent - completed < window as u64 {
+                if lat_end.is_some() {
+                    next_lat_send = now_i + lat_period;
+                }
                 gen.push(
                     &mut s.wbuf,
                     proto,
@@ -1733,7 +1791,12 @@ fn run_bcast(o: &Opts, deadline: Instant) -> Res<String> {
             }
             s.flush()?;
         }
-        poll.poll(&mut events, Some(Duration::from_millis(20)))
+        let wait = if paced {
+            (next_lat_send - now_i).min(Duration::from_millis(20))
+        } else {
+            Duration::from_millis(20)
+        };
+        poll.poll(&mut events, Some(wait))
             .map_err(|e| e.to_string())?;
         for ev in events.iter() {
             let i = ev.token().0;
@@ -1847,7 +1910,17 @@ fn run_bcast(o: &Opts, deadline: Instant) -> Res<String> {
                     // the noise during the latency phase (the repetitions report their own)
                     let b = snap(o, deliveries, wire(&conns));
                     lat_json.pop();
-                    lat_json += &format!(",\"other_cpu_pct\":{}}}", jnum(other_cpu_pct(&a, &b)));
+                    // and where the time went: the server's and the load generator's CPU
+                    // per message of the phase (one message in flight: a busy server is
+                    // the fan-out's own cost, a busy load generator the reading of it)
+                    let msgs = conns[0].sent.saturating_sub(lat_from).max(1) as f64;
+                    lat_json += &format!(
+                        ",\"other_cpu_pct\":{},\"secs\":{},\"server_us_per_msg\":{},\"loadgen_us_per_msg\":{}}}",
+                        jnum(other_cpu_pct(&a, &b)),
+                        jnum((b.t - a.t).as_secs_f64()),
+                        jnum((b.srv - a.srv) * 1e6 / msgs),
+                        jnum((b.lg - a.lg) * 1e6 / msgs)
+                    );
                 }
                 lat_srv_json = lat_srv.iter_mut().map(|l| lat_summary(l)).collect();
                 drain_deadline = Some(now + Duration::from_secs_f64(o.drain_secs));
@@ -2144,6 +2217,7 @@ fn main() {
     let r = match o.scenario.as_str() {
         "echo" => run_echo(&o, deadline),
         "bcast" => run_bcast(&o, deadline),
+        "fanturns" => fanturns::run(&o, deadline),
         "idle" => run_idle(&o, deadline),
         "upgrade" => run_upgrade(&o, deadline),
         s => Err(format!("unknown scenario {s}\n{}", usage())),
@@ -2288,6 +2362,8 @@ mod tests {
             max_secs: 1.0,
             window: 1,
             lat_secs: 1.0,
+            lat_rate: 0.0,
+            turns: Vec::new(),
             conc: 1,
             settle: 0.0,
             json: false,

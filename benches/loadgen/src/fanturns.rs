@@ -1,0 +1,201 @@
+//! `fanturns`: fan-out latency of several servers measured in turns, one
+//! message at a time, within one process and one stretch of time.
+//!
+//! Why: on this project's VM the host's speed moves by up to ~40 % from one
+//! half-second to the next (a CPU-bound loop pinned to one core shows it), so
+//! servers measured one after the other, a second each, compare stretches of
+//! host as much as servers. Here every server has its own room of 1 sender +
+//! `--conns` receivers, and messages go to the servers in turn: A, B, C, A, B,
+//! C… Each message is sent only when the one before it (to whichever server)
+//! has reached every member, so one server works at a time, and a slow
+//! stretch of host lands on every server alike. Each server is sent at most
+//! `--lat-rate` messages per second (0: as fast as they complete).
+//!
+//! `--turns LABEL=PROTO@PORT,..` names the servers (on `--addr`'s host);
+//! `--server-pid` lists their pids in the same order (CPU per message each).
+
+use super::*;
+
+/// One server of the turns and its room.
+struct Side {
+    label: String,
+    proto: Proto,
+    poll: Poll,
+    /// 0 is the sender (a member too), 1.. the receivers
+    conns: Vec<Conn>,
+    gen: Gen,
+    next_send: Instant,
+    lat: Vec<u64>,
+    /// messages sent after the warm-up (the latency samples)
+    measured: u64,
+}
+
+/// Messages per server not measured at the start (first writes, first wake-ups).
+const WARM_MSGS: u64 = 10;
+
+/// How long one message may take to reach every member before the run fails.
+const MSG_TIMEOUT: Duration = Duration::from_secs(10);
+
+pub fn run(o: &Opts, deadline: Instant) -> Res<String> {
+    if o.turns.is_empty() {
+        return Err("fanturns needs --turns LABEL=PROTO@PORT,..".into());
+    }
+    let mut sides = Vec::new();
+    for (label, proto, port) in &o.turns {
+        let so = Opts {
+            addr: SocketAddr::new(o.addr.ip(), *port),
+            proto: *proto,
+            extra_ports: Vec::new(),
+            ..o.clone()
+        };
+        let mut poll = Poll::new().map_err(|e| e.to_string())?;
+        let conns = connect_all(&mut poll, &so, o.conns + 1, &o.path, deadline)
+            .map_err(|e| format!("{label}: {e}"))?;
+        sides.push(Side {
+            label: label.clone(),
+            proto: *proto,
+            poll,
+            conns,
+            gen: Gen::new(o.size, false),
+            next_send: Instant::now(),
+            lat: Vec::new(),
+            measured: 0,
+        });
+    }
+    let members = o.conns + 1;
+    let mut events = Events::with_capacity(4096);
+    let origin = Instant::now();
+    let ns = |t: Instant| (t - origin).as_nanos() as u64;
+
+    // Settle: joins finish; text greetings and join notices are read and dropped.
+    let settle_end = Instant::now() + Duration::from_secs_f64(o.settle);
+    while Instant::now() < settle_end {
+        for s in &mut sides {
+            s.poll
+                .poll(&mut events, Some(Duration::from_millis(10)))
+                .map_err(|e| e.to_string())?;
+            for ev in events.iter() {
+                let c = &mut s.conns[ev.token().0];
+                c.rdhup = ev.is_read_closed();
+                c.read_msgs(s.proto, o.size, &mut |c, m| match m {
+                    Ev::Text => Ok(()),
+                    _ => Err(format!("conn {}: data before anything was sent", c.id)),
+                })?;
+            }
+        }
+    }
+
+    let period = if o.lat_rate > 0.0 {
+        Duration::from_secs_f64(1.0 / o.lat_rate)
+    } else {
+        Duration::ZERO
+    };
+    let before = snap(o, 0, [0; 4]);
+    let end = Instant::now() + Duration::from_secs_f64(o.lat_secs);
+    let mut turn = 0usize;
+    while Instant::now() < end {
+        let s = &mut sides[turn % o.turns.len()];
+        turn += 1;
+        let now = Instant::now();
+        if s.next_send > now {
+            std::thread::sleep(s.next_send - now);
+        }
+        let sent_at = Instant::now();
+        s.next_send = sent_at + period;
+        let seq = s.conns[0].sent;
+        let sender = &mut s.conns[0];
+        s.gen
+            .push(&mut sender.wbuf, s.proto, seq, ns(sent_at), 0, None)?;
+        sender.sent += 1;
+        sender.flush()?;
+        // Until every member has message `seq`.
+        let mut got = 0usize;
+        let mut last = 0u64;
+        let give_up = sent_at + MSG_TIMEOUT;
+        while got < members {
+            let now = Instant::now();
+            if now > give_up || now > deadline {
+                return Err(format!(
+                    "{}: message {seq} reached {got} of {members} members in {:?}",
+                    s.label, MSG_TIMEOUT
+                ));
+            }
+            s.poll
+                .poll(&mut events, Some(Duration::from_millis(20)))
+                .map_err(|e| e.to_string())?;
+            let now = ns(Instant::now());
+            for ev in events.iter() {
+                let c = &mut s.conns[ev.token().0];
+                c.rdhup = ev.is_read_closed();
+                let gen = &s.gen;
+                c.read_msgs(s.proto, o.size, &mut |c, m| {
+                    let p = match m {
+                        Ev::Text => return Ok(()),
+                        Ev::Data(p) => p,
+                        Ev::Zip(_) => return Err(format!("conn {}: compressed message", c.id)),
+                    };
+                    let stamp = gen.verify(p, c.recv, 0)?;
+                    if c.recv != seq {
+                        return Err(format!(
+                            "conn {}: message {} while {seq} is in flight",
+                            c.id, c.recv
+                        ));
+                    }
+                    c.recv += 1;
+                    got += 1;
+                    last = now.saturating_sub(stamp);
+                    Ok(())
+                })?;
+                if c.eof || c.got_close {
+                    return Err(format!(
+                        "{}: conn {}: server closed the connection",
+                        s.label, c.id
+                    ));
+                }
+                c.flush()?;
+            }
+        }
+        if seq >= WARM_MSGS {
+            s.lat.push(last);
+            s.measured += 1;
+        }
+    }
+    let after = snap(o, 0, [0; 4]);
+    let secs = (after.t - before.t).as_secs_f64();
+    let mut parts = Vec::new();
+    for (i, s) in sides.iter_mut().enumerate() {
+        // CPU of this side's server over the whole phase, per message sent to it
+        // (it idles while the others have their turns)
+        let cpu = after.srv_by[i] - before.srv_by[i];
+        let msgs = s.conns[0].sent.max(1) as f64;
+        // every sample (µs, in the order sent), so that the report can pool the
+        // rounds: one round holds a few hundred, too few for a steady p99
+        let samples: Vec<String> = s.lat.iter().map(|&l| (l / 1000).to_string()).collect();
+        let mut summary = lat_summary(&mut s.lat);
+        summary.pop();
+        summary += &format!(
+            ",\"server_us_per_msg\":{},\"messages\":{},\"samples_us\":[{}]}}",
+            jnum(cpu * 1e6 / msgs),
+            s.conns[0].sent,
+            samples.join(",")
+        );
+        parts.push(format!(
+            "{{\"server\":\"{}\",\"proto\":\"{:?}\",\"single_latency\":{summary}}}",
+            s.label, s.proto
+        ));
+    }
+    for s in sides {
+        for c in s.conns {
+            abort_close(c.sock);
+        }
+    }
+    Ok(format!(
+        "{},\"receivers\":{},\"lat_rate\":{},\"secs\":{},\"other_cpu_pct\":{},\"turns\":[{}]}}",
+        head_json(o),
+        o.conns,
+        jnum(o.lat_rate),
+        jnum(secs),
+        jnum(other_cpu_pct(&before, &after)),
+        parts.join(",")
+    ))
+}
