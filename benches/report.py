@@ -304,7 +304,12 @@ def main():
         add_tgt(f"fan-out latency 1→1k {q} (send→last receiver, 1 msg at a time, ≤ 100/s), separate processes vs raw",
                 T_FANOUT, vs_raw("bcast1000", "sl" + q[1:], "µs"), info=have_turns)
     add_tgt("echo 16 KiB MiB/s vs raw", T_ECHO16K, vs_raw("echo16k", "mib", "MiB/s"))
-    add_tgt("ping-pong p50 vs raw", T_PING, vs_raw("pingpong", "p50", "µs"))
+    pings = paired_turns(runs, "pingturns")
+    have_pings = any(pings.get(s) for s in (W, WW))
+    if have_pings:
+        add_tgt("ping-pong p50, servers side by side in turns (200 round trips a turn) vs raw", T_PING,
+                turns_ratio(pings, "p50_us"))
+    add_tgt("ping-pong p50, separate processes vs raw", T_PING, vs_raw("pingpong", "p50", "µs"), info=have_pings)
 
     def idle(name):
         def get(srv):
@@ -508,28 +513,47 @@ def turns_pooled(turns, p, base="raw"):
     return get
 
 
+TURNS_INTRO = ("On this machine the host's speed moves by up to ~40 % from one half-second to the next (a "
+               "CPU-bound loop pinned to one core shows it), so rows taken from processes run seconds apart "
+               "compare stretches of host as much as servers. Here the servers run at once, each a fresh "
+               "process on CPU 0, and the load generator (`loadgen fanturns` / `pingturns`) serves them in "
+               "turn, so a slow stretch lands on all of them alike; the order of the turns rotates each round. "
+               "Server CPU is its process's CPU over the round ÷ the messages sent to it.\n")
+
+
 def turns_section(L, runs):
+    pings = paired_turns(runs, "pingturns")
+    if any(pings.values()):
+        L.append("## Ping-pong, servers side by side in turns\n")
+        L.append(TURNS_INTRO)
+        L.append("One connection to each server; 200 round trips to one, then 200 to the next (~5 ms a turn), "
+                 "the first of each turn not counted.\n")
+        turns_table(L, pings, 1, "µs")
     turns = paired_turns(runs, "fanturns1000")
     if not any(turns.values()):
         return
     L.append("## Fan-out latency 1 → 1,000, servers side by side in turns\n")
-    L.append("The servers run at once, each a fresh process on CPU 0 with its own room of 1 sender + 1,000 "
-             "receivers; the load generator sends one message at a time to the servers in turn (at most 100 a "
-             "second each), so a slow stretch of the host lands on all of them alike (`loadgen fanturns`). The "
-             "order of the turns rotates each round. Latency = send → the last member has it; server CPU is its "
-             "process's CPU over the round ÷ the messages sent to it.\n")
+    L.append(TURNS_INTRO)
+    L.append("Each server has its own room of 1 sender + 1,000 receivers; one message at a time goes to the "
+             "servers in turn, at most 100 a second each. Latency = send → the last member has it. The last "
+             "line pools every round's samples (the p99 target is judged on it).\n")
+    turns_table(L, turns, 1e3, "ms")
+
+
+def turns_table(L, turns, div, unit):
+    """Per round, each server's p50 / p99 and CPU per message, and its ratios to raw's."""
     srvs = [s for s in ("wsloop", "wsloop-warn", "raw") if turns.get(s)] + \
            sorted(s for s in turns if s not in ("wsloop", "wsloop-warn", "raw") and turns[s])
     rounds = sorted({k for s in srvs for k in turns[s]})
-    L.append("| round | " + " | ".join(f"{lab(s)} p50 / p99 ms, CPU ms/msg" for s in srvs) + " | " +
+    L.append("| round | " + " | ".join(f"{lab(s)} p50 / p99 {unit}, CPU {unit}/msg" for s in srvs) + " | " +
              " | ".join(f"{lab(s)} ÷ raw, p50 / p99" for s in srvs if s != "raw") + " |")
     L.append("|---" * (1 + len(srvs) + len([s for s in srvs if s != "raw"])) + "|")
     for k in rounds:
         cells = []
         for s in srvs:
             t = turns[s].get(k)
-            cells.append("–" if not t else f"{t['p50_us'] / 1e3:.2f} / {t['p99_us'] / 1e3:.2f}, "
-                         f"{t.get('server_us_per_msg', 0) / 1e3:.2f} (n={t['n']})")
+            cells.append("–" if not t else f"{t['p50_us'] / div:.2f} / {t['p99_us'] / div:.2f}, "
+                         f"{t.get('server_us_per_msg', 0) / div:.2f} (n={t['n']:,})")
         raw = turns.get("raw", {}).get(k)
         for s in srvs:
             if s == "raw":
@@ -538,10 +562,13 @@ def turns_section(L, runs):
             cells.append("–" if not (t and raw) else
                          f"{t['p50_us'] / raw['p50_us']:.3f} / {t['p99_us'] / raw['p99_us']:.3f}")
         L.append(f"| {k} | " + " | ".join(cells) + " |")
+    if not any(t.get("samples_us") for s in srvs for t in turns[s].values()):
+        L.append("")
+        return
     cells = []
     for s in srvs:
         (a, n), (b, _) = pooled(turns, s, 50), pooled(turns, s, 99)
-        cells.append("–" if a is None else f"{a / 1e3:.2f} / {b / 1e3:.2f} (n={n:,})")
+        cells.append("–" if a is None else f"{a / div:.2f} / {b / div:.2f} (n={n:,})")
     for s in srvs:
         if s == "raw":
             continue

@@ -36,7 +36,7 @@ use std::os::fd::AsRawFd;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-mod fanturns;
+mod turns;
 
 type Res<T> = Result<T, String>;
 
@@ -212,11 +212,12 @@ impl Opts {
         if !(0.0..=10_000.0).contains(&o.lat_rate) {
             return Err("--lat-rate 0..10000 messages/s".into());
         }
-        if !o.turns.is_empty() && o.scenario != "fanturns" {
-            return Err("--turns is for fanturns only".into());
+        let in_turns = o.scenario == "fanturns" || o.scenario == "pingturns";
+        if !o.turns.is_empty() && !in_turns {
+            return Err("--turns is for fanturns and pingturns only".into());
         }
-        if o.scenario == "fanturns" && (o.json || o.deflate.is_some()) {
-            return Err("fanturns sends binary messages without deflate".into());
+        if in_turns && (o.json || o.deflate.is_some()) {
+            return Err("fanturns and pingturns send binary messages without deflate".into());
         }
         if o.drain_secs <= 0.0 || o.drain_secs > 60.0 {
             return Err("--drain-secs 0..60".into());
@@ -294,7 +295,7 @@ fn list<T: std::str::FromStr>(v: Option<String>, k: &str) -> Res<Vec<T>> {
 }
 
 fn usage() -> String {
-    "usage: loadgen echo|bcast|fanturns|idle|upgrade --addr 127.0.0.1:PORT [--proto ws|raw] [--path P]\n\
+    "usage: loadgen echo|bcast|fanturns|pingturns|idle|upgrade --addr 127.0.0.1:PORT [--proto ws|raw] [--path P]\n\
      \x20 [--conns N] [--inflight K] [--size BYTES] [--warmup S] [--reps R] [--rep-secs S] [--lat 1]\n\
      \x20 [--window W] [--lat-secs S] [--conc C] [--settle S] [--label L] [--name N]\n\
      \x20 [--max-secs S] [--payload bin|json] [--deflate 1] [--deflate-level 0..9] [--warm N]\n\
@@ -307,6 +308,7 @@ fn usage() -> String {
      \x20 --lat-rate: pace the latency phase (one message in flight) at most this fast.\n\
      fanturns: fan-out latency of the --turns servers, each its own room of 1 + --conns,\n\
      \x20 one message at a time, to the servers in turn, for --lat-secs.\n\
+     pingturns: the same for ping-pong: one connection per server, one round trip each in turn.\n\
      idle: --conns idle upgraded connections; server VmRSS delta per connection\n\
      \x20 (after --warm upgraded connections were opened and closed).\n\
      upgrade: --conns concurrent connect+upgrade+close cycles (raw: connect+OK+close).\n\
@@ -2217,7 +2219,8 @@ fn main() {
     let r = match o.scenario.as_str() {
         "echo" => run_echo(&o, deadline),
         "bcast" => run_bcast(&o, deadline),
-        "fanturns" => fanturns::run(&o, deadline),
+        "fanturns" => turns::run_fan(&o, deadline),
+        "pingturns" => turns::run_ping(&o, deadline),
         "idle" => run_idle(&o, deadline),
         "upgrade" => run_upgrade(&o, deadline),
         s => Err(format!("unknown scenario {s}\n{}", usage())),

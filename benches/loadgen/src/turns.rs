@@ -1,5 +1,6 @@
-//! `fanturns`: fan-out latency of several servers measured in turns, one
-//! message at a time, within one process and one stretch of time.
+//! Latency of several servers measured in turns, one message at a time,
+//! within one process and one stretch of time: `fanturns` (fan-out to a
+//! room) and `pingturns` (ping-pong on one connection).
 //!
 //! Why: on this project's VM the host's speed moves by up to ~40 % from one
 //! half-second to the next (a CPU-bound loop pinned to one core shows it), so
@@ -10,6 +11,11 @@
 //! has reached every member, so one server works at a time, and a slow
 //! stretch of host lands on every server alike. Each server is sent at most
 //! `--lat-rate` messages per second (0: as fast as they complete).
+//! `pingturns` is the same with one connection per server on `--path`
+//! (`/echo`), in turns of `PING_BLOCK` round trips: one round trip per turn
+//! would measure two processes taking CPU 0 from each other on every message
+//! (~115 µs a round trip here, against ~27 µs for one server alone), while
+//! 200 round trips last ~5 ms, far shorter than the host's slow stretches.
 //!
 //! `--turns LABEL=PROTO@PORT,..` names the servers (on `--addr`'s host);
 //! `--server-pid` lists their pids in the same order (CPU per message each).
@@ -36,9 +42,10 @@ const WARM_MSGS: u64 = 10;
 /// How long one message may take to reach every member before the run fails.
 const MSG_TIMEOUT: Duration = Duration::from_secs(10);
 
-pub fn run(o: &Opts, deadline: Instant) -> Res<String> {
+/// One connection to each server of `--turns`, as `conns` says.
+fn open_sides(o: &Opts, conns: usize, deadline: Instant) -> Res<Vec<Side>> {
     if o.turns.is_empty() {
-        return Err("fanturns needs --turns LABEL=PROTO@PORT,..".into());
+        return Err(format!("{} needs --turns LABEL=PROTO@PORT,..", o.scenario));
     }
     let mut sides = Vec::new();
     for (label, proto, port) in &o.turns {
@@ -49,7 +56,7 @@ pub fn run(o: &Opts, deadline: Instant) -> Res<String> {
             ..o.clone()
         };
         let mut poll = Poll::new().map_err(|e| e.to_string())?;
-        let conns = connect_all(&mut poll, &so, o.conns + 1, &o.path, deadline)
+        let conns = connect_all(&mut poll, &so, conns, &o.path, deadline)
             .map_err(|e| format!("{label}: {e}"))?;
         sides.push(Side {
             label: label.clone(),
@@ -62,6 +69,12 @@ pub fn run(o: &Opts, deadline: Instant) -> Res<String> {
             measured: 0,
         });
     }
+    Ok(sides)
+}
+
+/// `fanturns`: each server's room gets one message in turn.
+pub fn run_fan(o: &Opts, deadline: Instant) -> Res<String> {
+    let mut sides = open_sides(o, o.conns + 1, deadline)?;
     let members = o.conns + 1;
     let mut events = Events::with_capacity(4096);
     let origin = Instant::now();
@@ -161,6 +174,18 @@ pub fn run(o: &Opts, deadline: Instant) -> Res<String> {
         }
     }
     let after = snap(o, 0, [0; 4]);
+    finish(o, sides, &before, &after, true)
+}
+
+/// The JSON line: per server, its latency and its CPU per message (with every
+/// sample when `samples`).
+fn finish(
+    o: &Opts,
+    mut sides: Vec<Side>,
+    before: &Snap,
+    after: &Snap,
+    samples: bool,
+) -> Res<String> {
     let secs = (after.t - before.t).as_secs_f64();
     let mut parts = Vec::new();
     for (i, s) in sides.iter_mut().enumerate() {
@@ -170,7 +195,11 @@ pub fn run(o: &Opts, deadline: Instant) -> Res<String> {
         let msgs = s.conns[0].sent.max(1) as f64;
         // every sample (µs, in the order sent), so that the report can pool the
         // rounds: one round holds a few hundred, too few for a steady p99
-        let samples: Vec<String> = s.lat.iter().map(|&l| (l / 1000).to_string()).collect();
+        let samples: Vec<String> = if samples {
+            s.lat.iter().map(|&l| (l / 1000).to_string()).collect()
+        } else {
+            Vec::new()
+        };
         let mut summary = lat_summary(&mut s.lat);
         summary.pop();
         summary += &format!(
@@ -195,7 +224,74 @@ pub fn run(o: &Opts, deadline: Instant) -> Res<String> {
         o.conns,
         jnum(o.lat_rate),
         jnum(secs),
-        jnum(other_cpu_pct(&before, &after)),
+        jnum(other_cpu_pct(before, after)),
         parts.join(",")
     ))
+}
+
+/// Round trips per turn in `pingturns`.
+const PING_BLOCK: u64 = 200;
+
+/// `pingturns`: `PING_BLOCK` round trips on each server's connection, in turn.
+pub fn run_ping(o: &Opts, deadline: Instant) -> Res<String> {
+    let mut sides = open_sides(o, 1, deadline)?;
+    let mut events = Events::with_capacity(16);
+    let origin = Instant::now();
+    let ns = |t: Instant| (t - origin).as_nanos() as u64;
+    let before = snap(o, 0, [0; 4]);
+    let end = Instant::now() + Duration::from_secs_f64(o.lat_secs);
+    while Instant::now() < end {
+        for s in &mut sides {
+            for _ in 0..PING_BLOCK {
+                let c = &mut s.conns[0];
+                let seq = c.sent;
+                let sent_at = Instant::now();
+                s.gen
+                    .push(&mut c.wbuf, s.proto, seq, ns(sent_at), c.id, None)?;
+                c.sent += 1;
+                c.flush()?;
+                let mut lat = None;
+                while lat.is_none() {
+                    let now = Instant::now();
+                    if now > sent_at + MSG_TIMEOUT || now > deadline {
+                        return Err(format!(
+                            "{}: no echo of message {seq} in {:?}",
+                            s.label, MSG_TIMEOUT
+                        ));
+                    }
+                    s.poll
+                        .poll(&mut events, Some(Duration::from_millis(20)))
+                        .map_err(|e| e.to_string())?;
+                    let now = ns(Instant::now());
+                    for ev in events.iter() {
+                        let c = &mut s.conns[ev.token().0];
+                        c.rdhup = ev.is_read_closed();
+                        let gen = &s.gen;
+                        c.read_msgs(s.proto, o.size, &mut |c, m| {
+                            let Ev::Data(p) = m else {
+                                return Err(format!(
+                                    "conn {}: not the echo of a binary message",
+                                    c.id
+                                ));
+                            };
+                            let stamp = gen.verify(p, c.recv, c.id)?;
+                            c.recv += 1;
+                            lat = Some(now.saturating_sub(stamp));
+                            Ok(())
+                        })?;
+                        if c.eof || c.got_close {
+                            return Err(format!("{}: server closed the connection", s.label));
+                        }
+                    }
+                }
+                // the first of each turn pays for taking CPU 0 from the last server
+                if seq >= WARM_MSGS && seq % PING_BLOCK != 0 {
+                    s.lat.extend(lat);
+                    s.measured += 1;
+                }
+            }
+        }
+    }
+    let after = snap(o, 0, [0; 4]);
+    finish(o, sides, &before, &after, false)
 }
