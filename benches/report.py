@@ -291,8 +291,18 @@ def main():
 
     add_tgt("echo 64 B msg/s vs raw", T_ECHO64, vs_raw("echo64", "rate", "msg/s"))
     add_tgt("echo 64 B server ns/msg vs raw", T_ECHO64_NS, vs_raw("echo64", "ns", "ns"), info=True)
-    add_tgt("broadcast 1→1k deliveries/s vs raw", T_BCAST, vs_raw("bcast1000", "rate", "/s"))
-    add_tgt("broadcast 1→1k server ns/delivery vs raw", T_BCAST_NS, vs_raw("bcast1000", "ns", "ns"))
+    # Broadcast: judged on the servers side by side in turns (bcastturns1000) when the run has them
+    bturns = paired_turns(runs, "bcastturns1000", "throughput")
+    have_bturns = any(bturns.get(s) for s in (W, WW))
+    if have_bturns:
+        add_tgt("broadcast 1→1k deliveries/s, servers side by side in turns vs raw", T_BCAST,
+                turns_ratio(bturns, "rate", unit="/s"))
+        add_tgt("broadcast 1→1k server ns/delivery, servers side by side in turns vs raw", T_BCAST_NS,
+                turns_ratio(bturns, "server_ns_per_delivery", unit="ns"))
+    add_tgt("broadcast 1→1k deliveries/s, separate processes vs raw", T_BCAST, vs_raw("bcast1000", "rate", "/s"),
+            info=have_bturns)
+    add_tgt("broadcast 1→1k server ns/delivery, separate processes vs raw", T_BCAST_NS,
+            vs_raw("bcast1000", "ns", "ns"), info=have_bturns)
     # Fan-out latency: judged on the servers measured side by side in turns (fanturns1000)
     # when the run has them; the separate-process rows (bcast1000) then count as info.
     turns = paired_turns(runs, "fanturns1000")
@@ -471,16 +481,16 @@ DFL_ROWS = [
 ]
 
 
-def paired_turns(runs, name):
-    """{server: {round: single_latency}} of a fanturns phase (every round's servers ran side by side)."""
+def paired_turns(runs, name, field="single_latency"):
+    """{server: {round: its `field`}} of a phase in turns (every round's servers ran side by side)."""
     out = {}
     for (n, srv), rs in runs.items():
         if n == name:
-            out[srv] = {r["round"]: r["single_latency"] for r in rs if "error" not in r and "round" in r}
+            out[srv] = {r["round"]: r[field] for r in rs if "error" not in r and r.get(field)}
     return out
 
 
-def turns_ratio(turns, key, base="raw"):
+def turns_ratio(turns, key, base="raw", unit="µs"):
     """get(srv) for add_tgt: the median over rounds of srv's `key` ÷ raw's in the same round."""
     def get(srv):
         mine, raws = turns.get(srv) or {}, turns.get(base) or {}
@@ -491,7 +501,7 @@ def turns_ratio(turns, key, base="raw"):
         a = statistics.median(mine[k][key] for k in rounds)
         b = statistics.median(raws[k][key] for k in rounds)
         return statistics.median(rs), (f"median of {len(rs)} rounds' ratios (range {min(rs):.3f}–{max(rs):.3f}); "
-                                       f"{fmt(a)} vs {fmt(b)} µs")
+                                       f"{fmt(a)} vs {fmt(b)} {unit}")
     return get
 
 
@@ -522,6 +532,29 @@ TURNS_INTRO = ("On this machine the host's speed moves by up to ~40 % from one h
 
 
 def turns_section(L, runs):
+    bturns = paired_turns(runs, "bcastturns1000", "throughput")
+    if any(bturns.values()):
+        L.append("## Broadcast 1 → 1,000, servers side by side in turns\n")
+        L.append(TURNS_INTRO)
+        L.append("Each server has its own room of 1 sender + 1,000 receivers; in its turn the sender keeps 32 "
+                 "messages outstanding for 100 ms, then stops and the room drains (every member has every "
+                 "message) before the next server's turn. The drain counts in the turn's time, so the rates are "
+                 "below the separate-process rows'; each server's first turn is not counted.\n")
+        srvs = [s for s in ("wsloop", "wsloop-warn", "raw") if bturns.get(s)]
+        L.append("| round | " + " | ".join(f"{lab(s)} deliveries/s, ns each" for s in srvs) + " | " +
+                 " | ".join(f"{lab(s)} ÷ raw, deliveries/s / ns" for s in srvs if s != "raw") + " |")
+        L.append("|---" * (1 + len(srvs) + len([s for s in srvs if s != "raw"])) + "|")
+        for k in sorted({k for s in srvs for k in bturns[s]}):
+            cells = [("–" if not bturns[s].get(k) else
+                      f"{fmt(bturns[s][k]['rate'])}, {bturns[s][k]['server_ns_per_delivery']:.0f}") for s in srvs]
+            raw = bturns.get("raw", {}).get(k)
+            for s in srvs:
+                t = bturns[s].get(k)
+                if s != "raw":
+                    cells.append("–" if not (t and raw) else f"{t['rate'] / raw['rate']:.3f} / "
+                                 f"{t['server_ns_per_delivery'] / raw['server_ns_per_delivery']:.3f}")
+            L.append(f"| {k} | " + " | ".join(cells) + " |")
+        L.append("")
     pings = paired_turns(runs, "pingturns")
     if any(pings.values()):
         L.append("## Ping-pong, servers side by side in turns\n")

@@ -127,7 +127,7 @@ impl Opts {
             Some("raw") => Proto::Raw,
             Some(p) => return Err(format!("bad --proto {p}")),
         };
-        let default_path = if scenario == "bcast" || scenario == "fanturns" {
+        let default_path = if matches!(scenario.as_str(), "bcast" | "fanturns" | "bcastturns") {
             "/chat"
         } else {
             "/echo"
@@ -212,12 +212,12 @@ impl Opts {
         if !(0.0..=10_000.0).contains(&o.lat_rate) {
             return Err("--lat-rate 0..10000 messages/s".into());
         }
-        let in_turns = o.scenario == "fanturns" || o.scenario == "pingturns";
+        let in_turns = matches!(o.scenario.as_str(), "fanturns" | "pingturns" | "bcastturns");
         if !o.turns.is_empty() && !in_turns {
-            return Err("--turns is for fanturns and pingturns only".into());
+            return Err("--turns is for fanturns, bcastturns and pingturns only".into());
         }
         if in_turns && (o.json || o.deflate.is_some()) {
-            return Err("fanturns and pingturns send binary messages without deflate".into());
+            return Err("the turns scenarios send binary messages without deflate".into());
         }
         if o.drain_secs <= 0.0 || o.drain_secs > 60.0 {
             return Err("--drain-secs 0..60".into());
@@ -295,7 +295,7 @@ fn list<T: std::str::FromStr>(v: Option<String>, k: &str) -> Res<Vec<T>> {
 }
 
 fn usage() -> String {
-    "usage: loadgen echo|bcast|fanturns|pingturns|idle|upgrade --addr 127.0.0.1:PORT [--proto ws|raw] [--path P]\n\
+    "usage: loadgen echo|bcast|fanturns|bcastturns|pingturns|idle|upgrade --addr 127.0.0.1:PORT [--proto ws|raw] [--path P]\n\
      \x20 [--conns N] [--inflight K] [--size BYTES] [--warmup S] [--reps R] [--rep-secs S] [--lat 1]\n\
      \x20 [--window W] [--lat-secs S] [--conc C] [--settle S] [--label L] [--name N]\n\
      \x20 [--max-secs S] [--payload bin|json] [--deflate 1] [--deflate-level 0..9] [--warm N]\n\
@@ -308,6 +308,7 @@ fn usage() -> String {
      \x20 --lat-rate: pace the latency phase (one message in flight) at most this fast.\n\
      fanturns: fan-out latency of the --turns servers, each its own room of 1 + --conns,\n\
      \x20 one message at a time, to the servers in turn, for --lat-secs.\n\
+     bcastturns: the same rooms, throughput: --window outstanding for 100 ms a turn.\n\
      pingturns: the same for ping-pong: one connection per server, one round trip each in turn.\n\
      idle: --conns idle upgraded connections; server VmRSS delta per connection\n\
      \x20 (after --warm upgraded connections were opened and closed).\n\
@@ -2221,6 +2222,7 @@ fn main() {
         "bcast" => run_bcast(&o, deadline),
         "fanturns" => turns::run_fan(&o, deadline),
         "pingturns" => turns::run_ping(&o, deadline),
+        "bcastturns" => turns::run_bcast_turns(&o, deadline),
         "idle" => run_idle(&o, deadline),
         "upgrade" => run_upgrade(&o, deadline),
         s => Err(format!("unknown scenario {s}\n{}", usage())),

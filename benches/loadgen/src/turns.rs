@@ -11,6 +11,8 @@
 //! has reached every member, so one server works at a time, and a slow
 //! stretch of host lands on every server alike. Each server is sent at most
 //! `--lat-rate` messages per second (0: as fast as they complete).
+//! `bcastturns` measures broadcast throughput the same way: each server's
+//! room in turn gets `--window` messages outstanding for 100 ms, then drains.
 //! `pingturns` is the same with one connection per server on `--path`
 //! (`/echo`), in turns of `PING_BLOCK` round trips: one round trip per turn
 //! would measure two processes taking CPU 0 from each other on every message
@@ -34,6 +36,9 @@ struct Side {
     lat: Vec<u64>,
     /// messages sent after the warm-up (the latency samples)
     measured: u64,
+    /// bcastturns: deliveries to receivers in its turns, and how long its turns lasted
+    deliveries: u64,
+    active: Duration,
 }
 
 /// Messages per server not measured at the start (first writes, first wake-ups).
@@ -67,6 +72,8 @@ fn open_sides(o: &Opts, conns: usize, deadline: Instant) -> Res<Vec<Side>> {
             next_send: Instant::now(),
             lat: Vec::new(),
             measured: 0,
+            deliveries: 0,
+            active: Duration::ZERO,
         });
     }
     Ok(sides)
@@ -80,23 +87,7 @@ pub fn run_fan(o: &Opts, deadline: Instant) -> Res<String> {
     let origin = Instant::now();
     let ns = |t: Instant| (t - origin).as_nanos() as u64;
 
-    // Settle: joins finish; text greetings and join notices are read and dropped.
-    let settle_end = Instant::now() + Duration::from_secs_f64(o.settle);
-    while Instant::now() < settle_end {
-        for s in &mut sides {
-            s.poll
-                .poll(&mut events, Some(Duration::from_millis(10)))
-                .map_err(|e| e.to_string())?;
-            for ev in events.iter() {
-                let c = &mut s.conns[ev.token().0];
-                c.rdhup = ev.is_read_closed();
-                c.read_msgs(s.proto, o.size, &mut |c, m| match m {
-                    Ev::Text => Ok(()),
-                    _ => Err(format!("conn {}: data before anything was sent", c.id)),
-                })?;
-            }
-        }
-    }
+    settle(o, &mut sides, &mut events)?;
 
     let period = if o.lat_rate > 0.0 {
         Duration::from_secs_f64(1.0 / o.lat_rate)
@@ -208,8 +199,21 @@ fn finish(
             s.conns[0].sent,
             samples.join(",")
         );
+        // bcastturns: deliveries per second of its own turns, and its CPU per delivery
+        let throughput = if s.deliveries > 0 {
+            let secs = s.active.as_secs_f64();
+            format!(
+                ",\"throughput\":{{\"deliveries\":{},\"active_secs\":{},\"rate\":{},\"server_ns_per_delivery\":{}}}",
+                s.deliveries,
+                jnum(secs),
+                jnum(s.deliveries as f64 / secs),
+                jnum(cpu * 1e9 / s.deliveries as f64)
+            )
+        } else {
+            String::new()
+        };
         parts.push(format!(
-            "{{\"server\":\"{}\",\"proto\":\"{:?}\",\"single_latency\":{summary}}}",
+            "{{\"server\":\"{}\",\"proto\":\"{:?}\",\"single_latency\":{summary}{throughput}}}",
             s.label, s.proto
         ));
     }
@@ -294,4 +298,121 @@ pub fn run_ping(o: &Opts, deadline: Instant) -> Res<String> {
     }
     let after = snap(o, 0, [0; 4]);
     finish(o, sides, &before, &after, false)
+}
+
+/// How long each server keeps the load generator in `bcastturns`.
+const BCAST_TURN: Duration = Duration::from_millis(100);
+
+/// `bcastturns`: broadcast throughput in turns. Each server's sender keeps
+/// `--window` messages outstanding for `BCAST_TURN`, then stops sending and
+/// its room drains (every member has every message) before the next server's
+/// turn; the drain counts in the turn's time. The first turn of each server
+/// is a warm-up and not counted.
+pub fn run_bcast_turns(o: &Opts, deadline: Instant) -> Res<String> {
+    let mut sides = open_sides(o, o.conns + 1, deadline)?;
+    let members = (o.conns + 1) as u32;
+    let mut events = Events::with_capacity(4096);
+    settle(o, &mut sides, &mut events)?;
+    // per message outstanding (seq % RING; --window is at most RING / 2): how many members have it
+    let mut ring = vec![0u32; RING];
+    let before = snap(o, 0, [0; 4]);
+    let end = Instant::now() + Duration::from_secs_f64(o.lat_secs);
+    let mut turn = 0usize;
+    while Instant::now() < end || turn < 2 * sides.len() {
+        let k = sides.len();
+        let s = &mut sides[turn % k];
+        let counted = turn >= k;
+        turn += 1;
+        let started = Instant::now();
+        let stop_at = started + BCAST_TURN;
+        let mut completed = s.conns[0].sent;
+        let mut deliveries = 0u64;
+        let mut sending = true;
+        loop {
+            let now = Instant::now();
+            if now > deadline || now > stop_at + MSG_TIMEOUT {
+                return Err(format!(
+                    "{}: a turn did not drain in {:?}",
+                    s.label, MSG_TIMEOUT
+                ));
+            }
+            sending &= now < stop_at;
+            if !sending && completed == s.conns[0].sent {
+                break;
+            }
+            let sender = &mut s.conns[0];
+            while sending && sender.sent - completed < o.window as u64 {
+                let seq = sender.sent;
+                s.gen.push(&mut sender.wbuf, s.proto, seq, 0, 0, None)?;
+                sender.sent += 1;
+            }
+            sender.flush()?;
+            s.poll
+                .poll(&mut events, Some(Duration::from_millis(20)))
+                .map_err(|e| e.to_string())?;
+            for ev in events.iter() {
+                let i = ev.token().0;
+                let c = &mut s.conns[i];
+                c.rdhup = ev.is_read_closed();
+                let gen = &s.gen;
+                c.read_msgs(s.proto, o.size, &mut |c, m| {
+                    let p = match m {
+                        Ev::Text => return Ok(()),
+                        Ev::Data(p) => p,
+                        Ev::Zip(_) => return Err(format!("conn {}: compressed message", c.id)),
+                    };
+                    let seq = c.recv;
+                    gen.verify(p, seq, 0)?;
+                    c.recv += 1;
+                    if i != 0 {
+                        deliveries += 1;
+                    }
+                    let slot = &mut ring[seq as usize % RING];
+                    *slot += 1;
+                    if *slot == members {
+                        *slot = 0;
+                        if seq != completed {
+                            return Err(format!("message {seq} completed before {completed}"));
+                        }
+                        completed += 1;
+                    }
+                    Ok(())
+                })?;
+                if c.eof || c.got_close {
+                    return Err(format!(
+                        "{}: conn {}: server closed the connection",
+                        s.label, c.id
+                    ));
+                }
+                c.flush()?;
+            }
+        }
+        if counted {
+            s.deliveries += deliveries;
+            s.active += started.elapsed();
+        }
+    }
+    let after = snap(o, 0, [0; 4]);
+    finish(o, sides, &before, &after, false)
+}
+
+/// Lets joins finish; text greetings and join notices are read and dropped.
+fn settle(o: &Opts, sides: &mut [Side], events: &mut Events) -> Res<()> {
+    let settle_end = Instant::now() + Duration::from_secs_f64(o.settle);
+    while Instant::now() < settle_end {
+        for s in sides.iter_mut() {
+            s.poll
+                .poll(events, Some(Duration::from_millis(10)))
+                .map_err(|e| e.to_string())?;
+            for ev in events.iter() {
+                let c = &mut s.conns[ev.token().0];
+                c.rdhup = ev.is_read_closed();
+                c.read_msgs(s.proto, o.size, &mut |c, m| match m {
+                    Ev::Text => Ok(()),
+                    _ => Err(format!("conn {}: data before anything was sent", c.id)),
+                })?;
+            }
+        }
+    }
+    Ok(())
 }
