@@ -41,6 +41,51 @@ struct Side {
     active: Duration,
 }
 
+impl Side {
+    /// Waits (at most 20 ms) for events, then hands every message that
+    /// arrived to `f(member, seq, stamp)`, each checked byte for byte to be
+    /// message `seq` of the sender (member 0, or the one ping connection);
+    /// text frames (greetings, join notices) are skipped. Returns when the
+    /// messages of this wait are handled; `now_ns` stamps their arrival.
+    fn read_round(
+        &mut self,
+        size: usize,
+        events: &mut Events,
+        now_ns: impl Fn() -> u64,
+        f: &mut dyn FnMut(usize, u64, u64) -> Res<()>,
+    ) -> Res<()> {
+        self.poll
+            .poll(events, Some(Duration::from_millis(20)))
+            .map_err(|e| e.to_string())?;
+        let now = now_ns();
+        for ev in events.iter() {
+            let i = ev.token().0;
+            let c = &mut self.conns[i];
+            c.rdhup = ev.is_read_closed();
+            let gen = &self.gen;
+            c.read_msgs(self.proto, size, &mut |c, m| {
+                let p = match m {
+                    Ev::Text => return Ok(()),
+                    Ev::Data(p) => p,
+                    Ev::Zip(_) => return Err(format!("conn {}: compressed message", c.id)),
+                };
+                let seq = c.recv;
+                let stamp = gen.verify(p, seq, 0)?;
+                c.recv += 1;
+                f(i, seq, now.saturating_sub(stamp))
+            })?;
+            if c.eof || c.got_close {
+                return Err(format!(
+                    "{}: conn {}: server closed the connection",
+                    self.label, c.id
+                ));
+            }
+            c.flush()?;
+        }
+        Ok(())
+    }
+}
+
 /// Messages per server not measured at the start (first writes, first wake-ups).
 const WARM_MSGS: u64 = 10;
 
@@ -124,40 +169,19 @@ pub fn run_fan(o: &Opts, deadline: Instant) -> Res<String> {
                     s.label, MSG_TIMEOUT
                 ));
             }
-            s.poll
-                .poll(&mut events, Some(Duration::from_millis(20)))
-                .map_err(|e| e.to_string())?;
-            let now = ns(Instant::now());
-            for ev in events.iter() {
-                let c = &mut s.conns[ev.token().0];
-                c.rdhup = ev.is_read_closed();
-                let gen = &s.gen;
-                c.read_msgs(s.proto, o.size, &mut |c, m| {
-                    let p = match m {
-                        Ev::Text => return Ok(()),
-                        Ev::Data(p) => p,
-                        Ev::Zip(_) => return Err(format!("conn {}: compressed message", c.id)),
-                    };
-                    let stamp = gen.verify(p, c.recv, 0)?;
-                    if c.recv != seq {
-                        return Err(format!(
-                            "conn {}: message {} while {seq} is in flight",
-                            c.id, c.recv
-                        ));
+            s.read_round(
+                o.size,
+                &mut events,
+                || ns(Instant::now()),
+                &mut |_, got_seq, lat| {
+                    if got_seq != seq {
+                        return Err(format!("message {got_seq} while {seq} is in flight"));
                     }
-                    c.recv += 1;
                     got += 1;
-                    last = now.saturating_sub(stamp);
+                    last = lat;
                     Ok(())
-                })?;
-                if c.eof || c.got_close {
-                    return Err(format!(
-                        "{}: conn {}: server closed the connection",
-                        s.label, c.id
-                    ));
-                }
-                c.flush()?;
-            }
+                },
+            )?;
         }
         if seq >= WARM_MSGS {
             s.lat.push(last);
@@ -251,7 +275,7 @@ pub fn run_ping(o: &Opts, deadline: Instant) -> Res<String> {
                 let seq = c.sent;
                 let sent_at = Instant::now();
                 s.gen
-                    .push(&mut c.wbuf, s.proto, seq, ns(sent_at), c.id, None)?;
+                    .push(&mut c.wbuf, s.proto, seq, ns(sent_at), 0, None)?;
                 c.sent += 1;
                 c.flush()?;
                 let mut lat = None;
@@ -263,30 +287,15 @@ pub fn run_ping(o: &Opts, deadline: Instant) -> Res<String> {
                             s.label, MSG_TIMEOUT
                         ));
                     }
-                    s.poll
-                        .poll(&mut events, Some(Duration::from_millis(20)))
-                        .map_err(|e| e.to_string())?;
-                    let now = ns(Instant::now());
-                    for ev in events.iter() {
-                        let c = &mut s.conns[ev.token().0];
-                        c.rdhup = ev.is_read_closed();
-                        let gen = &s.gen;
-                        c.read_msgs(s.proto, o.size, &mut |c, m| {
-                            let Ev::Data(p) = m else {
-                                return Err(format!(
-                                    "conn {}: not the echo of a binary message",
-                                    c.id
-                                ));
-                            };
-                            let stamp = gen.verify(p, c.recv, c.id)?;
-                            c.recv += 1;
-                            lat = Some(now.saturating_sub(stamp));
+                    s.read_round(
+                        o.size,
+                        &mut events,
+                        || ns(Instant::now()),
+                        &mut |_, _, l| {
+                            lat = Some(l);
                             Ok(())
-                        })?;
-                        if c.eof || c.got_close {
-                            return Err(format!("{}: server closed the connection", s.label));
-                        }
-                    }
+                        },
+                    )?;
                 }
                 // the first of each turn pays for taking CPU 0 from the last server
                 if seq >= WARM_MSGS && seq % PING_BLOCK != 0 {
@@ -347,45 +356,21 @@ pub fn run_bcast_turns(o: &Opts, deadline: Instant) -> Res<String> {
                 sender.sent += 1;
             }
             sender.flush()?;
-            s.poll
-                .poll(&mut events, Some(Duration::from_millis(20)))
-                .map_err(|e| e.to_string())?;
-            for ev in events.iter() {
-                let i = ev.token().0;
-                let c = &mut s.conns[i];
-                c.rdhup = ev.is_read_closed();
-                let gen = &s.gen;
-                c.read_msgs(s.proto, o.size, &mut |c, m| {
-                    let p = match m {
-                        Ev::Text => return Ok(()),
-                        Ev::Data(p) => p,
-                        Ev::Zip(_) => return Err(format!("conn {}: compressed message", c.id)),
-                    };
-                    let seq = c.recv;
-                    gen.verify(p, seq, 0)?;
-                    c.recv += 1;
-                    if i != 0 {
-                        deliveries += 1;
-                    }
-                    let slot = &mut ring[seq as usize % RING];
-                    *slot += 1;
-                    if *slot == members {
-                        *slot = 0;
-                        if seq != completed {
-                            return Err(format!("message {seq} completed before {completed}"));
-                        }
-                        completed += 1;
-                    }
-                    Ok(())
-                })?;
-                if c.eof || c.got_close {
-                    return Err(format!(
-                        "{}: conn {}: server closed the connection",
-                        s.label, c.id
-                    ));
+            s.read_round(o.size, &mut events, || 0, &mut |i, seq, _| {
+                if i != 0 {
+                    deliveries += 1;
                 }
-                c.flush()?;
-            }
+                let slot = &mut ring[seq as usize % RING];
+                *slot += 1;
+                if *slot == members {
+                    *slot = 0;
+                    if seq != completed {
+                        return Err(format!("message {seq} completed before {completed}"));
+                    }
+                    completed += 1;
+                }
+                Ok(())
+            })?;
         }
         if counted {
             s.deliveries += deliveries;
