@@ -1,6 +1,7 @@
-//! Latency of several servers measured in turns, one message at a time,
-//! within one process and one stretch of time: `fanturns` (fan-out to a
-//! room) and `pingturns` (ping-pong on one connection).
+//! Several servers measured in turns, within one process and one stretch of
+//! time: `fanturns` (fan-out latency to a room, one message at a time),
+//! `bcastturns` (broadcast throughput) and `pingturns` (ping-pong on one
+//! connection).
 //!
 //! Why: on this project's VM the host's speed moves by up to ~40 % from one
 //! half-second to the next (a CPU-bound loop pinned to one core shows it), so
@@ -14,10 +15,10 @@
 //! `bcastturns` measures broadcast throughput the same way: each server's
 //! room in turn gets `--window` messages outstanding for 100 ms, then drains.
 //! `pingturns` is the same with one connection per server on `--path`
-//! (`/echo`), in turns of `PING_BLOCK` round trips: one round trip per turn
-//! would measure two processes taking CPU 0 from each other on every message
-//! (~115 µs a round trip here, against ~27 µs for one server alone), while
-//! 200 round trips last ~5 ms, far shorter than the host's slow stretches.
+//! (`/echo`), in turns of `PING_BLOCK` round trips, so that each server runs
+//! a stretch of plain ping-pong (its caches its own, as when it runs alone);
+//! 200 round trips last a few ms here, far shorter than the host's slow
+//! stretches. (One round trip a turn measured the same on 2026-12-07.)
 //!
 //! `--turns LABEL=PROTO@PORT,..` names the servers (on `--addr`'s host);
 //! `--server-pid` lists their pids in the same order (CPU per message each).
@@ -43,10 +44,11 @@ struct Side {
 
 impl Side {
     /// Waits (at most 20 ms) for events, then hands every message that
-    /// arrived to `f(member, seq, stamp)`, each checked byte for byte to be
+    /// arrived to `f(member, seq, latency_ns)`, each checked byte for byte to be
     /// message `seq` of the sender (member 0, or the one ping connection);
     /// text frames (greetings, join notices) are skipped. Returns when the
-    /// messages of this wait are handled; `now_ns` stamps their arrival.
+    /// messages of this wait are handled; `now_ns` stamps their arrival
+    /// (latency = that stamp - the send stamp in the payload).
     fn read_round(
         &mut self,
         size: usize,
