@@ -484,12 +484,24 @@ fn redis_never_up_local_chat_still_works() {
 
 /// Waits until `/healthz` of `server` answers `status`.
 fn wait_health(server: &Server, status: u16, within: Duration) -> Duration {
+    let (took, last, _) = poll_health(server, within, |s, _| s == status);
+    assert_eq!(last, status, "/healthz never said {status}");
+    took
+}
+
+/// Reads `/healthz` every 50 ms until `until(status, body)` holds or
+/// `within` has passed; the time that took and the last answer.
+fn poll_health(
+    server: &Server,
+    within: Duration,
+    until: impl Fn(u16, &str) -> bool,
+) -> (Duration, u16, String) {
     let t0 = Instant::now();
     loop {
-        if get(server, "/healthz").0 == status {
-            return t0.elapsed();
+        let (status, body) = get(server, "/healthz");
+        if until(status, &body) || t0.elapsed() > within {
+            return (t0.elapsed(), status, body);
         }
-        assert!(t0.elapsed() < within, "/healthz never said {status}");
         std::thread::sleep(Duration::from_millis(50));
     }
 }
@@ -566,14 +578,9 @@ fn a_wrong_password_is_one_clear_state_and_local_chat_goes_on() {
     assert_eq!(next_of(&mut y, "message")["text"], "local");
     // Until Redis has answered the AUTH, /healthz says only "down" (there
     // is no error to name yet): poll until it does, for at most 5 s.
-    let t0 = Instant::now();
-    let (status, body) = loop {
-        let (status, body) = get(&a, "/healthz");
-        if body.contains("WRONGPASS") || t0.elapsed() > Duration::from_secs(5) {
-            break (status, body);
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    let (_, status, body) = poll_health(&a, Duration::from_secs(5), |_, body| {
+        body.contains("WRONGPASS")
+    });
     assert_eq!(status, 503, "{body}");
     assert!(
         body.contains("WRONGPASS"),

@@ -94,8 +94,9 @@ impl RespReader {
         }
     }
 
-    /// The buffer's length, consumed bytes included (the tests check that
-    /// consumed bytes are dropped in one move, not one value at a time).
+    /// The buffer's length, consumed bytes included, and how many of them
+    /// are consumed (the tests check that consumed bytes are dropped in one
+    /// move, not one value at a time).
     #[cfg(test)]
     pub(super) fn held(&self) -> (usize, usize) {
         (self.buf.len(), self.start)

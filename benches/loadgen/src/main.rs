@@ -265,6 +265,16 @@ impl Opts {
         }
     }
 
+    /// The least time between two latency messages to one server (`--lat-rate`;
+    /// zero when it is 0, unpaced).
+    fn lat_period(&self) -> Duration {
+        if self.lat_rate > 0.0 {
+            Duration::from_secs_f64(1.0 / self.lat_rate)
+        } else {
+            Duration::ZERO
+        }
+    }
+
     /// `--addr`, then the `--extra-ports` on its host.
     fn addrs(&self) -> Vec<SocketAddr> {
         let mut v = vec![self.addr];
@@ -1764,11 +1774,7 @@ fn run_bcast(o: &Opts, deadline: Instant) -> Res<String> {
     let mut drain_deadline: Option<Instant> = None;
     let max_lat_samples = 20000u64;
     // --lat-rate: the latency phase sends its next message no earlier than this
-    let lat_period = Duration::from_secs_f64(if o.lat_rate > 0.0 {
-        1.0 / o.lat_rate
-    } else {
-        0.0
-    });
+    let lat_period = o.lat_period();
     let mut next_lat_send = Instant::now();
     loop {
         let now_i = Instant::now();

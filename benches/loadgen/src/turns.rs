@@ -34,15 +34,25 @@ struct Side {
     conns: Vec<Conn>,
     gen: Gen,
     next_send: Instant,
+    /// latency samples (messages after the warm-up)
     lat: Vec<u64>,
-    /// messages sent after the warm-up (the latency samples)
-    measured: u64,
     /// bcastturns: deliveries to receivers in its turns, and how long its turns lasted
     deliveries: u64,
     active: Duration,
 }
 
 impl Side {
+    /// Queues the sender's next message (stamped `stamp_ns`) on its
+    /// connection, unflushed; returns its sequence number.
+    fn queue(&mut self, stamp_ns: u64) -> Res<u64> {
+        let sender = &mut self.conns[0];
+        let seq = sender.sent;
+        self.gen
+            .push(&mut sender.wbuf, self.proto, seq, stamp_ns, 0, None)?;
+        sender.sent += 1;
+        Ok(seq)
+    }
+
     /// Waits (at most 20 ms) for events, then hands every message that
     /// arrived to `f(member, seq, latency_ns)`, each checked byte for byte to be
     /// message `seq` of the sender (member 0, or the one ping connection);
@@ -118,7 +128,6 @@ fn open_sides(o: &Opts, conns: usize, deadline: Instant) -> Res<Vec<Side>> {
             gen: Gen::new(o.size, false),
             next_send: Instant::now(),
             lat: Vec::new(),
-            measured: 0,
             deliveries: 0,
             active: Duration::ZERO,
         });
@@ -136,11 +145,7 @@ pub fn run_fan(o: &Opts, deadline: Instant) -> Res<String> {
 
     settle(o, &mut sides, &mut events)?;
 
-    let period = if o.lat_rate > 0.0 {
-        Duration::from_secs_f64(1.0 / o.lat_rate)
-    } else {
-        Duration::ZERO
-    };
+    let period = o.lat_period();
     let before = snap(o, 0, [0; 4]);
     let end = Instant::now() + Duration::from_secs_f64(o.lat_secs);
     let mut turn = 0usize;
@@ -153,12 +158,8 @@ pub fn run_fan(o: &Opts, deadline: Instant) -> Res<String> {
         }
         let sent_at = Instant::now();
         s.next_send = sent_at + period;
-        let seq = s.conns[0].sent;
-        let sender = &mut s.conns[0];
-        s.gen
-            .push(&mut sender.wbuf, s.proto, seq, ns(sent_at), 0, None)?;
-        sender.sent += 1;
-        sender.flush()?;
+        let seq = s.queue(ns(sent_at))?;
+        s.conns[0].flush()?;
         // Until every member has message `seq`.
         let mut got = 0usize;
         let mut last = 0u64;
@@ -187,7 +188,6 @@ pub fn run_fan(o: &Opts, deadline: Instant) -> Res<String> {
         }
         if seq >= WARM_MSGS {
             s.lat.push(last);
-            s.measured += 1;
         }
     }
     let after = snap(o, 0, [0; 4]);
@@ -273,13 +273,9 @@ pub fn run_ping(o: &Opts, deadline: Instant) -> Res<String> {
     while Instant::now() < end {
         for s in &mut sides {
             for _ in 0..PING_BLOCK {
-                let c = &mut s.conns[0];
-                let seq = c.sent;
                 let sent_at = Instant::now();
-                s.gen
-                    .push(&mut c.wbuf, s.proto, seq, ns(sent_at), 0, None)?;
-                c.sent += 1;
-                c.flush()?;
+                let seq = s.queue(ns(sent_at))?;
+                s.conns[0].flush()?;
                 let mut lat = None;
                 while lat.is_none() {
                     let now = Instant::now();
@@ -302,7 +298,6 @@ pub fn run_ping(o: &Opts, deadline: Instant) -> Res<String> {
                 // the first of each turn pays for taking CPU 0 from the last server
                 if seq >= WARM_MSGS && seq % PING_BLOCK != 0 {
                     s.lat.extend(lat);
-                    s.measured += 1;
                 }
             }
         }
@@ -351,13 +346,10 @@ pub fn run_bcast_turns(o: &Opts, deadline: Instant) -> Res<String> {
             if !sending && completed == s.conns[0].sent {
                 break;
             }
-            let sender = &mut s.conns[0];
-            while sending && sender.sent - completed < o.window as u64 {
-                let seq = sender.sent;
-                s.gen.push(&mut sender.wbuf, s.proto, seq, 0, 0, None)?;
-                sender.sent += 1;
+            while sending && s.conns[0].sent - completed < o.window as u64 {
+                s.queue(0)?;
             }
-            sender.flush()?;
+            s.conns[0].flush()?;
             s.read_round(o.size, &mut events, || 0, &mut |i, seq, _| {
                 if i != 0 {
                     deliveries += 1;
